@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-from .compute import compute
+from .compute import Values, compute
 from .engine.periods import parse_date
 from .errors import RetroxlError
 from .files import atomic_output
-from .layout import make_layout
+from .layout import Layout, make_layout
 from .model import Retrospective
-from .schedule import make_schedule
+from .schedule import Schedule, make_schedule
 from .template import LANGS, Template, TemplateError, load_template
 
 
@@ -56,6 +56,30 @@ def resolve_template(template: Template | str | Path | None) -> Template:
         raise RetroxlError(str(e)) from None
 
 
+@dataclass(frozen=True)
+class Plan:
+    """Everything a writer needs for one workbook: positions, entries, computed values, schedule."""
+
+    layout: Layout
+    retro: Retrospective
+    values: Values
+    schedule: Schedule
+
+
+def plan_workbook(retro: Retrospective | None = None, *, template: Template | str | Path | None = None,
+                  lang: str = "zh", today: date | None = None) -> Plan:
+    """Check the entries and compute every cell of a new workbook, without writing it."""
+    if lang not in LANGS:
+        raise RetroxlError(f"unknown language {lang!r} (one of {', '.join(LANGS)})")
+    tpl = resolve_template(template)
+    retro = _localize_choices(tpl, lang, _info_dates(retro or Retrospective()))
+    rows = {key: max(tl.rows, len(retro.rows(key))) for key, tl in make_layout(tpl, lang).tables.items()}
+    layout = make_layout(tpl, lang, rows)
+    end = retro.info.get("end")
+    return Plan(layout, retro, compute(layout, retro, today),
+                make_schedule(tpl, end if isinstance(end, date) else None))
+
+
 def new_workbook(path: str | Path, retro: Retrospective | None = None, *,
                  template: Template | str | Path | None = None, lang: str = "zh",
                  force: bool = False, today: date | None = None) -> Path:
@@ -69,20 +93,12 @@ def new_workbook(path: str | Path, retro: Retrospective | None = None, *,
     """
     from .books.xlsx_writer import WorkbookWriter  # XlsxWriter only when writing
 
-    if lang not in LANGS:
-        raise RetroxlError(f"unknown language {lang!r} (one of {', '.join(LANGS)})")
     path = Path(path)
     if path.suffix.lower() not in (".xlsx", ".xlsm"):
         raise RetroxlError(f"{path}: the output must be an .xlsx file")
-    tpl = resolve_template(template)
-    retro = _localize_choices(tpl, lang, _info_dates(retro or Retrospective()))
-    rows = {key: max(tl.rows, len(retro.rows(key))) for key, tl in make_layout(tpl, lang).tables.items()}
-    layout = make_layout(tpl, lang, rows)
-    values = compute(layout, retro, today)
-    end = retro.info.get("end")
-    schedule = make_schedule(tpl, end if isinstance(end, date) else None)
+    plan = plan_workbook(retro, template=template, lang=lang, today=today)
     with atomic_output(path, force=force) as tmp:
-        WorkbookWriter(layout, retro, values, schedule).write(tmp)
+        WorkbookWriter(plan.layout, plan.retro, plan.values, plan.schedule).write(tmp)
     return path
 
 

@@ -13,7 +13,13 @@ from datetime import date, datetime
 from .engine import metrics
 from .engine.numbers import parse_quantity
 
-EXCEL_ERRORS = frozenset({"#DIV/0!", "#N/A", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#GETTING_DATA"})
+
+
+class ExcelError(str):
+    """A cell holding an Excel error value (#DIV/0!, #N/A, …), as opposed to text that reads the same.
+
+    Readers wrap error cells in it: a formula sees an error (IFERROR catches it), not text.
+    """
 
 
 def is_number(x: object) -> bool:
@@ -47,7 +53,7 @@ def fallback_number(x: object) -> object:
 
 
 def _number(ctx: Context, x: object, fallback: object) -> object:
-    if isinstance(x, str) and x.strip() in EXCEL_ERRORS:
+    if isinstance(x, ExcelError):
         return ctx.markers["not_number"]
     if is_number(x):
         return x

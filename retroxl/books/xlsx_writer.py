@@ -116,7 +116,7 @@ class WorkbookWriter:
 
     def write(self, path: Path) -> None:
         wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
-                                             "strings_to_urls": False})
+                                             "strings_to_urls": False, "in_memory": True})
         # Fixed document properties keep output deterministic (same input → same bytes).
         wb.set_properties({"title": self.tpl.title[self.lang], "created": datetime(2024, 1, 1)})
         self.fmt = _Formats(wb, self.layout)
