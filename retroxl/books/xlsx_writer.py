@@ -41,11 +41,13 @@ class _Formats:
         self.wrap = self.get("text", wrap=True)
 
     def get(self, ctype: str, computed: bool = False, wrap: bool = False, num_format: str | None = None,
-            border: bool = True) -> object:
-        key = (ctype, computed, wrap, num_format, border)
+            border: bool = True, big: bool = False) -> object:
+        key = (ctype, computed, wrap, num_format, border, big)
         if key not in self._cache:
             props = {**self.font, "valign": "top",
                      "num_format": num_format or self.layout.template.formats[ctype]}
+            if big:  # the dashboard's key figures
+                props.update(font_size=18, bold=True, align="center", valign="vcenter", font_color=HEADER_BG)
             if border:
                 props.update(border=1, border_color="#BFBFBF")
             if computed:
@@ -278,7 +280,7 @@ class WorkbookWriter:
             fl = lay.fields[f.key]
             label_at = (fl.row, fl.col - 1) if label_left else (fl.row - 1, fl.col)
             ws.write_string(*label_at, f.label[self.lang], self.fmt.label)
-            cell_fmt = self.fmt.get(f.type, computed=True)
+            cell_fmt = self.fmt.get(f.type, computed=True, big=not label_left)
             if f.formula:
                 write_formula(ws, fl.row, fl.col, lay.field_formula(f.key), self.values.field(f.key), cell_fmt)
             if f.name:
@@ -291,7 +293,7 @@ class WorkbookWriter:
         self._title(ws, sheet, max(len(sheet.fields), 8))
         ws.write_string(1, 0, self.tpl.text("kpis", lang), fmt.subtitle)
         self._fields(ws, sheet, label_left=False)
-        ws.set_row(3, 30)
+        ws.set_row(3, 36)
         ws.write_string(tl.header_row - 1, 0, self.tpl.text("chart_data", lang), fmt.subtitle)
         for j, c in enumerate(sheet.table.columns):
             ws.write_string(tl.header_row, tl.col(c.key), c.header[lang], fmt.header)

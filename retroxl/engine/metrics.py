@@ -63,21 +63,6 @@ def normalize_direction(direction: object) -> str:
     return LOWER if text in {LOWER, "越低越好", "lower is better", "低", "越低越好↓"} else HIGHER
 
 
-def attainment(actual: object, target: object, direction: object = HIGHER) -> Metric:
-    """达成率: actual ÷ target when higher is better, target ÷ actual when lower is better."""
-    vals = _inputs(actual, target)
-    if isinstance(vals, Metric):
-        return vals
-    a, t = vals
-    if t <= 0:
-        return Metric(None, BAD_TARGET)
-    if normalize_direction(direction) == LOWER:
-        if a <= 0:
-            return Metric(None, BAD_ACTUAL)
-        return Metric(t / a)
-    return Metric(a / t)
-
-
 def _quotient(num: object, den: object, bad: str) -> Metric:
     vals = _inputs(num, den)
     if isinstance(vals, Metric):
@@ -86,6 +71,14 @@ def _quotient(num: object, den: object, bad: str) -> Metric:
     if d <= 0:
         return Metric(None, bad)
     return Metric(n / d)
+
+
+def attainment(actual: object, target: object, direction: object = HIGHER) -> Metric:
+    """达成率: actual ÷ target when higher is better, target ÷ actual when lower is better."""
+    m = _quotient(actual, target, BAD_TARGET)  # blanks, text and a bad target first, either way
+    if m.value is None or normalize_direction(direction) == HIGHER:
+        return m
+    return _quotient(target, actual, BAD_ACTUAL)
 
 
 def _minus_one(m: Metric) -> Metric:
