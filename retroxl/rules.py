@@ -61,12 +61,17 @@ def _number(ctx: Context, x: object, fallback: object) -> object:
 
 
 def _numbers(column: list) -> list[float]:
-    return [float(v) for v in column if is_number(v) and not isinstance(v, date)]
+    out = []
+    for v in column:
+        if is_number(v) and not isinstance(v, date):
+            try:
+                out.append(float(v))
+            except OverflowError:  # SUM over a cell beyond a double's range: Excel never holds one
+                continue
+    return out
 
 
 def _overdue(ctx: Context, deadline: object, status: object) -> object:
-    if isinstance(deadline, datetime):
-        deadline = deadline.date()
     done = ctx.lists["status"][2]
     return ctx.markers["overdue"] if metrics.overdue(deadline, status, ctx.today, done) else ""
 

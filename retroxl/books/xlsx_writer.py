@@ -25,6 +25,25 @@ COMPUTED_BG = "#F2F2F2"
 TABLE_STYLE = "Table Style Light 9"
 
 
+_PREPARED: dict[tuple[str, bool, bool], str] = {}
+
+
+class _Worksheet(Worksheet):
+    """A worksheet that prepares each distinct formula text once per process.
+
+    Table formulas repeat row after row and workbook after workbook, and XlsxWriter
+    runs some thirty regular expressions over every formula it writes.
+    """
+
+    def _prepare_formula(self, formula: str, expand_future_functions: bool = False) -> str:
+        key = (formula, expand_future_functions, self.use_future_functions)
+        if key not in _PREPARED:
+            if len(_PREPARED) > 50_000:  # parsed-value fallbacks make texts unique: bound the memory
+                _PREPARED.clear()
+            _PREPARED[key] = super()._prepare_formula(formula, expand_future_functions)
+        return _PREPARED[key]
+
+
 class _Formats:
     """The workbook's cell formats, made once and shared by every sheet."""
 
@@ -124,7 +143,7 @@ class WorkbookWriter:
         self.fmt = _Formats(wb, self.layout)
         self.wb = wb
         for sheet in self.tpl.sheets:
-            ws = wb.add_worksheet(self.layout.sheets[sheet.key])
+            ws = wb.add_worksheet(self.layout.sheets[sheet.key], worksheet_class=_Worksheet)
             ws.hide_gridlines(2)
             getattr(self, f"_sheet_{sheet.kind}")(ws, sheet)
         wb.close()

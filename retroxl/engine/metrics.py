@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 HIGHER = "higher"
 LOWER = "lower"
@@ -43,9 +43,11 @@ def _number(x: object) -> float | None | str:
         return None
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         return NOT_NUMBER
-    if not math.isfinite(x):
+    try:
+        value = float(x)  # an int beyond a double's range overflows
+    except OverflowError:
         return NOT_NUMBER
-    return float(x)
+    return value if math.isfinite(value) else NOT_NUMBER
 
 
 def _inputs(*xs: object) -> list[float] | Metric:
@@ -107,4 +109,6 @@ def budget_rate(spent: object, budget: object) -> Metric:
 
 def overdue(deadline: object, status: object, today: date, done: str = "已完成") -> bool:
     """逾期: a dated deadline before today on an action not yet done."""
+    if isinstance(deadline, datetime):
+        deadline = deadline.date()
     return isinstance(deadline, date) and deadline < today and str(status or "") != done
