@@ -61,14 +61,7 @@ def _number(ctx: Context, x: object, fallback: object) -> object:
 
 
 def _numbers(column: list) -> list[float]:
-    out = []
-    for v in column:
-        if is_number(v) and not isinstance(v, date):
-            try:
-                out.append(float(v))
-            except OverflowError:  # SUM over a cell beyond a double's range: Excel never holds one
-                continue
-    return out
+    return [v for v in map(metrics.as_float, column) if v is not None]
 
 
 def _overdue(ctx: Context, deadline: object, status: object) -> object:

@@ -37,17 +37,23 @@ class Metric:
         return self.value is not None
 
 
+def as_float(x: object) -> float | None:
+    """A cell value that is a finite number as a float; None for text, dates, booleans, blanks."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    try:
+        value = float(x)  # an int beyond a double's range overflows
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
+
+
 def _number(x: object) -> float | None | str:
     """None for blank, a float for a number, NOT_NUMBER otherwise (mirrors ISNUMBER)."""
     if x is None or (isinstance(x, str) and x == ""):
         return None
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return NOT_NUMBER
-    try:
-        value = float(x)  # an int beyond a double's range overflows
-    except OverflowError:
-        return NOT_NUMBER
-    return value if math.isfinite(value) else NOT_NUMBER
+    value = as_float(x)
+    return NOT_NUMBER if value is None else value
 
 
 def _inputs(*xs: object) -> list[float] | Metric:

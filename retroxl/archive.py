@@ -1,0 +1,584 @@
+"""The review archive: every campaign's retrospective in one SQLite file, queried with pandas.
+
+SQLite (standard library) because the archive is written by one ``retroxl collect``
+at a time and read by many small queries: no server, no set-up, one file to copy.
+The schema carries a version (``PRAGMA user_version``); an archive made by an
+older retroxl is migrated forward in place by :data:`MIGRATIONS`, which only add,
+never drop, so nothing collected earlier is lost.
+
+>>> from retroxl import archive
+>>> with archive.open("复盘库.db") as db:                                  # doctest: +SKIP
+...     db.query("SELECT campaign, AVG(attainment) FROM goals JOIN campaigns ON id = campaign_id GROUP BY 1")
+
+``read(path)`` turns one workbook into the same records, as a :class:`Review` with a
+DataFrame per table; ``collect`` stores them; both share :func:`review_records`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .engine.periods import parse_date
+from .errors import RetroxlError
+from .model import Link, Retrospective
+from .rules import Context, evaluate, fallback_number, is_number
+from .template import Sheet, Table, Template, load_template
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SCHEMA_VERSION = 2
+CANONICAL_LANG = "zh"   # choice entries (方向, 状态, 影响程度…) are stored in Chinese whatever the book's language
+BUSY_TIMEOUT = 10.0     # seconds to wait for another writer before giving up
+
+# Each step upgrades an archive from version n-1 to n. Frozen text: a step, once
+# released, never changes; a new column or table is a new step.
+MIGRATIONS: dict[int, str] = {
+    1: """
+CREATE TABLE campaigns (
+    id INTEGER PRIMARY KEY,
+    file TEXT NOT NULL UNIQUE,
+    hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    collected_at TEXT NOT NULL,
+    format TEXT NOT NULL,
+    lang TEXT,
+    campaign TEXT,
+    start TEXT,
+    "end" TEXT,
+    owner TEXT,
+    review_date TEXT,
+    campaign_key TEXT NOT NULL,
+    budget_total REAL,
+    cost_total REAL,
+    return_total REAL,
+    roi REAL,
+    net_roi REAL
+);
+CREATE INDEX campaigns_key ON campaigns (campaign_key);
+CREATE INDEX campaigns_hash ON campaigns (hash);
+CREATE TABLE goals (
+    campaign_id INTEGER NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    "row" INTEGER NOT NULL,
+    goal, unit, direction, target, actual,
+    target_n REAL, actual_n REAL, attainment REAL,
+    PRIMARY KEY (campaign_id, "row")
+);
+CREATE TABLE indicators (
+    campaign_id INTEGER NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    "row" INTEGER NOT NULL,
+    type, indicator, unit, direction, target, actual, previous,
+    target_n REAL, actual_n REAL, previous_n REAL, attainment REAL, variance REAL,
+    source, analysis,
+    PRIMARY KEY (campaign_id, "row")
+);
+CREATE INDEX indicators_name ON indicators (indicator, unit);
+CREATE TABLE actions (
+    campaign_id INTEGER NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    "row" INTEGER NOT NULL,
+    problem, impact, root_cause, measure, owner, deadline TEXT, deadline_text, status,
+    PRIMARY KEY (campaign_id, "row")
+);
+CREATE TABLE lessons (
+    campaign_id INTEGER NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    "row" INTEGER NOT NULL,
+    category, content, scenario, standard,
+    PRIMARY KEY (campaign_id, "row")
+);
+CREATE TABLE costs (
+    campaign_id INTEGER NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    "row" INTEGER NOT NULL,
+    kind TEXT NOT NULL, item, budget REAL, spent REAL, amount REAL, note,
+    PRIMARY KEY (campaign_id, kind, "row")
+);
+""",
+    # 2: the 活动类型 (for history matching) and the validation findings of each review.
+    2: """
+ALTER TABLE campaigns ADD COLUMN campaign_type TEXT;
+CREATE TABLE findings (
+    campaign_id INTEGER NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+    "row" INTEGER NOT NULL,
+    sheet, cell, severity, code, message,
+    PRIMARY KEY (campaign_id, "row")
+);
+""",
+}
+
+# The columns of every record, in insert order (the current schema, after all migrations).
+CAMPAIGN_COLUMNS = ("file", "hash", "size", "collected_at", "format", "lang", "campaign", "start", "end", "owner",
+                    "review_date", "campaign_key", "campaign_type", "budget_total", "cost_total", "return_total",
+                    "roi", "net_roi")
+TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "goals": ("goal", "unit", "direction", "target", "actual", "target_n", "actual_n", "attainment"),
+    "indicators": ("type", "indicator", "unit", "direction", "target", "actual", "previous", "target_n",
+                   "actual_n", "previous_n", "attainment", "variance", "source", "analysis"),
+    "actions": ("problem", "impact", "root_cause", "measure", "owner", "deadline", "deadline_text", "status"),
+    "lessons": ("category", "content", "scenario", "standard"),
+    "costs": ("kind", "item", "budget", "spent", "amount", "note"),
+    "findings": ("sheet", "cell", "severity", "code", "message"),
+}
+DATE_COLUMNS = {"campaigns": ("start", "end", "review_date"), "actions": ("deadline",)}
+
+
+# ----------------------------------------------------------------- records of one review
+
+@dataclass
+class ReviewRecords:
+    """One review as plain rows, ready to insert (and cheap to send back from a worker process).
+
+    ``campaign`` maps :data:`CAMPAIGN_COLUMNS` except the file facts (file, hash, size,
+    collected_at), which the collector adds; ``tables`` maps a table to its row tuples in
+    :data:`TABLE_COLUMNS` order.
+    """
+
+    campaign: dict[str, object]
+    tables: dict[str, list[tuple]] = field(default_factory=dict)
+
+
+def campaign_key(name: object, start: object) -> str:
+    """Name + start date: the same campaign name in two years is two campaigns."""
+    text = unicodedata.normalize("NFKC", str(name or "")).strip()
+    return f"{text}|{start or ''}"
+
+
+def _iso(value: object) -> str | None:
+    d = parse_date(value) if value not in (None, "") else None
+    return d.isoformat() if d else None
+
+
+def _entry(value: object) -> object:
+    """An entry as stored: numbers and text as they are, dates as ISO text, blanks as NULL."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
+def _number(value: object) -> float | None:
+    return float(value) if is_number(value) and not isinstance(value, date) else None
+
+
+def _context(tpl: Template) -> Context:
+    lang = CANONICAL_LANG
+    return Context({k: v[lang] for k, v in tpl.markers.items()}, {k: v[lang] for k, v in tpl.lists.items()},
+                   date.today())
+
+
+def _constant(ctx: Context, ref: str) -> tuple[bool, object]:
+    head, _, rest = ref.partition(".")
+    if head == "m":
+        return True, ctx.markers[rest]
+    if head == "l":
+        lst, _, n = rest.partition(".")
+        return True, ctx.lists[lst][int(n) - 1]
+    return False, None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A table's columns in evaluation order, constants resolved: built once per table, used for every row."""
+
+    entries: tuple[str, ...]                                   # the columns a person fills
+    steps: tuple[tuple[str, str, tuple[tuple[str, bool, object], ...]], ...]  # (column, rule, ((arg, const?, ref)))
+
+
+_PLANS: dict[int, tuple[Table, _Plan]] = {}   # by id(); the table is kept so its id is never reused
+
+
+def _plan(ctx: Context, table: Table) -> _Plan:
+    """Built once per table (templates are loaded once); ``ctx`` is always the canonical language."""
+    if id(table) not in _PLANS:
+        order: list[str] = []
+
+        def visit(k: str) -> None:  # formula columns after the columns they read
+            c = table.column(k)
+            if k in order or c.formula is None:
+                return
+            for ref in c.formula.args.values():
+                if not _constant(ctx, ref)[0]:
+                    visit(ref)
+            order.append(k)
+
+        for c in table.columns:
+            visit(c.key)
+        steps = []
+        for k in order:
+            rule = table.column(k).formula
+            args = []
+            for arg, ref in rule.args.items():  # type: ignore[union-attr]
+                known, const = _constant(ctx, ref)
+                args.append((arg, known, const if known else ref))
+            steps.append((k, rule.rule, tuple(args)))  # type: ignore[union-attr]
+        _PLANS[id(table)] = (table, _Plan(tuple(c.key for c in table.columns if c.formula is None), tuple(steps)))
+    return _PLANS[id(table)][1]
+
+
+def _row_values(ctx: Context, table: Table, entries: dict[str, object]) -> dict[str, object]:
+    """Every column of one table row: the entries and what each formula column shows.
+
+    The per-row part of :func:`retroxl.compute.compute` (same rules, same fallbacks),
+    without building a whole workbook layout: collect runs it for thousands of books.
+    """
+    plan = _plan(ctx, table)
+    out: dict[str, object] = {}
+    for k in plan.entries:
+        v = entries.get(k)
+        out[k] = "" if v is None else v
+    for k, rule, spec in plan.steps:
+        args = {arg: ref if const else out[ref] for arg, const, ref in spec}  # type: ignore[index]
+        if rule == "number":
+            fb = fallback_number(args["x"])
+            if fb is not None:
+                args["fallback"] = fb
+        out[k] = evaluate(ctx, rule, args)
+    return out
+
+
+def _totals(ctx: Context, sheet: Sheet, rows: dict[str, list[dict[str, object]]]) -> dict[str, object]:
+    """The 成本收益 summary fields (totals, ROI) from the cost and return rows."""
+    out: dict[str, object] = {}
+    for f in sheet.fields:
+        if f.formula is None:
+            continue
+        args = {}
+        for arg, ref in f.formula.args.items():
+            table, _, column = ref.partition(".")
+            args[arg] = [r.get(column, "") for r in rows.get(table, [])] if column else out.get(ref, "")
+        out[f.key] = evaluate(ctx, f.formula.rule, args)
+    return out
+
+
+def _localized(tpl: Template, table: Table, row: dict[str, object]) -> dict[str, object]:
+    lists = {c.key: c.list for c in table.columns if c.list}
+    return {k: tpl.translate(lists[k], v, CANONICAL_LANG) if k in lists else v for k, v in row.items()}
+
+
+def _filled(row: dict[str, object], keys: tuple[str, ...]) -> bool:
+    return any(row.get(k) not in (None, "") for k in keys)
+
+
+def review_records(retro: Retrospective, *, template: Template | None = None, fmt: str = "standard",
+                   lang: str | None = None) -> ReviewRecords:
+    """The archive rows of one review, with 达成率, 环比 and ROI computed by the engine's rules.
+
+    Computed from the entries, not from the values cached in the file, so a workbook
+    saved by a program that never calculates still gives the right figures.
+    """
+    tpl = template or load_template()
+    ctx = _context(tpl)
+    tables: dict[str, list[dict[str, object]]] = {}
+    for key, rows in retro.tables.items():
+        try:
+            _, table = tpl.table(key)
+        except KeyError:
+            continue
+        keys = tuple(c.key for c in table.columns if not c.computed)
+        tables[key] = [_localized(tpl, table, r) for r in rows if _filled(r, keys)]
+    totals: dict[str, object] = {}
+    for sheet in tpl.sheets:
+        if sheet.kind == "costs":
+            values = {t.key: [_row_values(ctx, t, r) for r in tables.get(t.key, [])] for t in sheet.tables}
+            totals.update(_totals(ctx, sheet, values))
+    by_name = {f.name: totals.get(f.key, "") for s in tpl.sheets for f in s.fields if f.name}
+
+    def resolved(row: dict[str, object]) -> dict[str, object]:  # 表2's ROI row takes its actual from 成本收益
+        return {k: by_name.get(v.name, "") if isinstance(v, Link) else v for k, v in row.items()}
+
+    out: dict[str, list[tuple]] = {}
+    for key in ("goals", "indicators"):
+        _, table = tpl.table(key)
+        rows = []
+        for r in tables.get(key, []):
+            v = _row_values(ctx, table, resolved(r))
+            rows.append(tuple(_number(v[c]) if c.endswith("_n") or c in ("attainment", "variance") else _entry(v[c])
+                              for c in TABLE_COLUMNS[key]))
+        out[key] = rows
+    out["actions"] = []
+    for r in tables.get("actions", []):
+        # A date deadline is stored as a date; relative text (3个工作日内, 下次活动前) as text beside it.
+        iso = _iso(r.get("deadline"))
+        fixed = {"deadline": iso, "deadline_text": None if iso else _entry(r.get("deadline"))}
+        out["actions"].append(tuple(fixed[c] if c in fixed else _entry(r.get(c)) for c in TABLE_COLUMNS["actions"]))
+    out["lessons"] = [tuple(_entry(r.get(c)) for c in TABLE_COLUMNS["lessons"]) for r in tables.get("lessons", [])]
+    out["costs"] = [("cost", _entry(r.get("item")), _money(r.get("budget")), _money(r.get("spent")), None, None)
+                    for r in tables.get("costs", [])]
+    out["costs"] += [("return", _entry(r.get("item")), None, None, _money(r.get("amount")), _entry(r.get("note")))
+                     for r in tables.get("returns", [])]
+    out["findings"] = []
+
+    info = retro.info
+    start = _iso(info.get("start"))
+    campaign = {
+        "format": fmt, "lang": lang, "campaign": _entry(info.get("campaign")), "start": start,
+        "end": _iso(info.get("end")), "owner": _entry(info.get("owner")), "review_date": _iso(info.get("review_date")),
+        "campaign_key": campaign_key(info.get("campaign"), start),
+        "campaign_type": _entry(info.get("type") or info.get("campaign_type")),
+        **{k: _number(totals.get(k)) for k in ("budget_total", "cost_total", "return_total", "roi", "net_roi")},
+    }
+    return ReviewRecords(campaign, out)
+
+
+def _money(value: object) -> float | None:
+    """A money entry as a number: text such as 60万 is read by the engine."""
+    n = _number(value)
+    return n if n is not None else fallback_number(value)  # type: ignore[return-value]
+
+
+# ----------------------------------------------------------------- one workbook as DataFrames
+
+@dataclass
+class Campaign:
+    """The header of one review and its 成本收益 totals."""
+
+    name: str | None
+    start: date | None
+    end: date | None
+    owner: str | None
+    review_date: date | None
+    campaign_type: str | None
+    key: str
+    budget_total: float | None
+    cost_total: float | None
+    return_total: float | None
+    roi: float | None
+    net_roi: float | None
+
+
+@dataclass
+class Review:
+    """One retrospective workbook as typed records: the header and a DataFrame per table.
+
+    Table columns are those of the archive (:data:`TABLE_COLUMNS`), so code written
+    against ``read(path).indicators`` works unchanged on ``archive.open(db).indicators``.
+    """
+
+    file: Path
+    format: str
+    lang: str | None
+    campaign: Campaign
+    goals: pd.DataFrame
+    indicators: pd.DataFrame
+    actions: pd.DataFrame
+    lessons: pd.DataFrame
+    costs: pd.DataFrame
+    findings: pd.DataFrame
+    retrospective: Retrospective
+
+
+def read(path: str | Path, *, validate: bool = True, today: date | None = None) -> Review:
+    """Read one retrospective workbook (standard, or seed format through the importer).
+
+    ``validate`` fills :attr:`Review.findings` with what ``retroxl validate`` reports
+    (as of ``today``: an action past its deadline is a finding).
+
+    >>> import retroxl
+    >>> review = retroxl.read("2024夏季新品推广.xlsx")                     # doctest: +SKIP
+    >>> review.goals[["goal", "attainment"]]                                # doctest: +SKIP
+    """
+    from .collect import load_review
+
+    loaded = load_review(Path(path), validate=validate, today=today)
+    return review_from_records(Path(path), loaded.records, loaded.retro)
+
+
+def review_from_records(path: Path, rec: ReviewRecords, retro: Retrospective) -> Review:
+    import pandas as pd
+
+    c = rec.campaign
+
+    def day(key: str) -> date | None:
+        return date.fromisoformat(c[key]) if c.get(key) else None  # type: ignore[arg-type]
+
+    campaign = Campaign(c["campaign"], day("start"), day("end"), c["owner"], day("review_date"),  # type: ignore[arg-type]
+                        c["campaign_type"], c["campaign_key"], *(c[k] for k in  # type: ignore[arg-type]
+                        ("budget_total", "cost_total", "return_total", "roi", "net_roi")))
+    frames = {}
+    for table, columns in TABLE_COLUMNS.items():
+        df = pd.DataFrame.from_records(rec.tables.get(table, []), columns=list(columns))
+        df.insert(0, "row", range(1, len(df) + 1))
+        frames[table] = _typed(df, table)
+    return Review(path, str(c["format"]), c.get("lang"), campaign, retrospective=retro, **frames)  # type: ignore[arg-type]
+
+
+def _typed(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    import pandas as pd
+
+    for column in DATE_COLUMNS.get(table, ()):
+        if column in df:
+            df[column] = pd.to_datetime(df[column], errors="coerce")
+    return df
+
+
+# ----------------------------------------------------------------- the database
+
+def _locked_message(path: Path) -> str:
+    return (f"{path} is locked by another program (another retroxl collect?); "
+            "try again when it has finished")
+
+
+def _fail(path: Path, e: sqlite3.Error) -> RetroxlError:
+    text = str(e)
+    if "locked" in text or "busy" in text:
+        return RetroxlError(_locked_message(path))
+    if "not a database" in text or "malformed" in text:
+        return RetroxlError(f"{path} is not a retroxl archive (not an SQLite database, or damaged)")
+    if "readonly" in text:
+        return RetroxlError(f"{path} cannot be written (read-only file or folder)")
+    return RetroxlError(f"{path}: {text}")
+
+
+def connect(path: str | Path, *, create: bool = False, timeout: float | None = None) -> sqlite3.Connection:
+    """Open the archive at ``path`` at the current schema version, migrating an older one.
+
+    ``create`` makes a new archive when none exists; otherwise a missing file is an
+    error (a typo in --db should not silently start an empty archive). ``timeout``:
+    seconds to wait for another writer (default :data:`BUSY_TIMEOUT`).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise RetroxlError(f"{path} is a folder, not an archive file")
+    if not path.exists():
+        if not create:
+            raise RetroxlError(f"{path}: no such archive (run `retroxl collect ... --db {path}` first)")
+        if not path.parent.is_dir():
+            raise RetroxlError(f"cannot create {path}: folder {path.parent} does not exist")
+    try:
+        wait = BUSY_TIMEOUT if timeout is None else timeout
+        conn = sqlite3.connect(path, timeout=wait, isolation_level=None)  # transactions are explicit
+        conn.execute("PRAGMA foreign_keys = ON")
+        _migrate(conn, path)
+    except sqlite3.Error as e:
+        raise _fail(path, e) from None
+    return conn
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise RetroxlError(f"{path} was written by a newer retroxl (archive schema {version}, this one knows "
+                           f"{SCHEMA_VERSION}); upgrade retroxl")
+    if version == 0 and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        raise RetroxlError(f"{path} is an SQLite database but not a retroxl archive")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if conn.execute("PRAGMA user_version").fetchone()[0] != version:  # another process migrated meanwhile
+            conn.execute("ROLLBACK")
+            return _migrate(conn, path)
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            for statement in MIGRATIONS[step].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection, path: Path) -> Iterator[sqlite3.Connection]:
+    """One write transaction: all of it is stored, or none of it."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as e:
+        raise _fail(path, e) from None
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except sqlite3.Error as e:
+        conn.execute("ROLLBACK")
+        raise _fail(path, e) from None
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def store(conn: sqlite3.Connection, reviews: list[tuple[dict[str, object], ReviewRecords]]) -> None:
+    """Insert reviews (inside the caller's transaction), replacing the rows stored for the same files.
+
+    ``reviews`` pairs the file facts (file, hash, size, collected_at) with the records.
+    One statement per table for the whole list: collect stores thousands per second.
+    """
+    files = [(facts["file"],) for facts, _ in reviews]
+    conn.executemany("DELETE FROM campaigns WHERE file = ?", files)  # their rows in other tables cascade
+    insert = (f"INSERT INTO campaigns ({', '.join(_q(c) for c in CAMPAIGN_COLUMNS)}) "
+              f"VALUES ({', '.join('?' * len(CAMPAIGN_COLUMNS))})")
+    children: dict[str, list[tuple]] = {table: [] for table in TABLE_COLUMNS}
+    for facts, rec in reviews:
+        row = {**rec.campaign, **facts}
+        cid = conn.execute(insert, [row.get(c) for c in CAMPAIGN_COLUMNS]).lastrowid
+        for table in TABLE_COLUMNS:
+            children[table] += [(cid, i, *r) for i, r in enumerate(rec.tables.get(table, []), 1)]
+    for table, columns in TABLE_COLUMNS.items():
+        if children[table]:
+            names = ", ".join(_q(c) for c in ("campaign_id", "row", *columns))
+            conn.executemany(f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * (len(columns) + 2))})",
+                             children[table])
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'
+
+
+class Archive:
+    """An open archive: ``query(sql)`` and one DataFrame per table (dates as datetimes)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn, self.path = conn, path
+
+    def query(self, sql: str, params: Any = ()) -> pd.DataFrame:
+        """Run one SQL query and return its result as a DataFrame."""
+        import pandas as pd
+
+        try:
+            return pd.read_sql_query(sql, self.conn, params=params)
+        except (sqlite3.Error, pd.errors.DatabaseError) as e:
+            cause = e.__cause__ if isinstance(e.__cause__, sqlite3.Error) else e
+            if isinstance(cause, sqlite3.OperationalError) and "locked" not in str(cause):
+                raise RetroxlError(f"query failed: {cause}") from None
+            raise _fail(self.path, cause) from None  # type: ignore[arg-type]
+
+    def table(self, name: str) -> pd.DataFrame:
+        if name not in ("campaigns", *TABLE_COLUMNS):
+            raise RetroxlError(f"no table {name!r} (one of campaigns, {', '.join(TABLE_COLUMNS)})")
+        return _typed(self.query(f'SELECT * FROM {name} ORDER BY 1, 2'), name)
+
+    campaigns = property(lambda self: self.table("campaigns"))
+    goals = property(lambda self: self.table("goals"))
+    indicators = property(lambda self: self.table("indicators"))
+    actions = property(lambda self: self.table("actions"))
+    lessons = property(lambda self: self.table("lessons"))
+    costs = property(lambda self: self.table("costs"))
+    findings = property(lambda self: self.table("findings"))
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open(path: str | Path, *, timeout: float | None = None) -> Archive:  # noqa: A001 (archive.open reads well)
+    """Open an existing archive for pandas queries (migrating an older schema first)."""
+    return Archive(connect(path, timeout=timeout), Path(path))

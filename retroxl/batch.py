@@ -1,0 +1,406 @@
+"""``retroxl batch``: a prefilled workbook for every campaign of a list, and an index 汇总.xlsx.
+
+Each campaign's workbook holds what ``retroxl new`` would write for it (header,
+goals with targets, the six-step due dates), stamped from one rendered copy by
+:class:`~retroxl.books.fast_writer.WorkbookStamp`. Existing files are kept unless
+``overwrite``, so a batch that stopped halfway can be run again; a bad row is
+reported with its row number and skipped; the same list gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import stat
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from time import perf_counter
+
+from .campaigns import GOALS, Campaign, CampaignList, read_campaigns
+from .errors import RetroxlError
+from .files import atomic_output
+from .generate import _info_dates, _localize_choices, resolve_template
+from .layout import make_layout, quote_text
+from .model import Retrospective
+from .safe_names import UniqueNames
+from .schedule import Schedule, make_schedule
+from .template import LANGS, Template, load_template, template_dir
+
+INDEX_NAME = "汇总.xlsx"
+CHUNK = 250            # campaigns a worker writes and makes durable together
+URL_LIMIT = 65_530     # hyperlinks Excel allows per worksheet; later rows get HYPERLINK formulas
+STREAMED_INDEX = 200_000   # rows beyond which the index is streamed (inline strings) to bound memory
+
+EXCEL_EPOCH = date(1899, 12, 30)
+WRITTEN, OVERWRITTEN, SKIPPED, FAILED = "written", "overwritten", "skipped", "failed"
+_STATUS = {
+    "zh": {WRITTEN: "已生成", OVERWRITTEN: "已覆盖", SKIPPED: "已存在，未覆盖", FAILED: "失败"},
+    "en": {WRITTEN: "written", OVERWRITTEN: "overwritten", SKIPPED: "kept (exists)", FAILED: "failed"},
+}
+
+
+@dataclass
+class Outcome:
+    """What happened (or, in a dry run, would happen) to one row of the list."""
+
+    row: int
+    campaign: str
+    status: str                     # written | overwritten | skipped | failed
+    file: str = ""                  # file name inside the output folder; "" for a bad row
+    reason: str = ""
+    template: str = ""
+    start: date | None = None
+    end: date | None = None
+    owner: str = ""
+    due: tuple[date, ...] = ()      # the six-step due dates
+
+    def to_dict(self) -> dict:
+        return {"row": self.row, "campaign": self.campaign, "status": self.status, "file": self.file,
+                "reason": self.reason, "template": self.template,
+                "start": self.start.isoformat() if self.start else None,
+                "end": self.end.isoformat() if self.end else None, "owner": self.owner,
+                "due": [d.isoformat() for d in self.due]}
+
+
+@dataclass
+class BatchResult:
+    campaigns: Path
+    outdir: Path
+    index: Path | None              # None in a dry run
+    dry_run: bool
+    outcomes: list[Outcome]
+    unused_columns: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == FAILED]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        """One line: counts, failed rows, time, where the index is."""
+        made = self.count(WRITTEN) + self.count(OVERWRITTEN)
+        verb = "would write" if self.dry_run else "wrote"
+        line = (f"{len(self.outcomes)} rows: {verb} {made}, kept {self.count(SKIPPED)} existing, "
+                f"{len(self.failed)} failed")
+        if self.failed:
+            rows = ", ".join(str(o.row) for o in self.failed[:10]) + (" ..." if len(self.failed) > 10 else "")
+            line += f" (rows {rows})"
+        line += f" in {self.seconds:.1f} s"
+        if made and self.seconds > 0 and not self.dry_run:
+            line += f" ({made / self.seconds:,.0f}/s)"
+        return line + (f"; index {self.index}" if self.index else "")
+
+    def to_dict(self) -> dict:
+        return {"campaigns": str(self.campaigns), "outdir": str(self.outdir),
+                "index": str(self.index) if self.index else None, "dry_run": self.dry_run, "ok": self.ok,
+                "counts": {s: self.count(s) for s in (WRITTEN, OVERWRITTEN, SKIPPED, FAILED)},
+                "seconds": round(self.seconds, 3), "unused_columns": self.unused_columns,
+                "rows": [o.to_dict() for o in self.outcomes]}
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One workbook to write; what a worker process needs, and nothing more."""
+
+    position: int                   # index into the outcomes
+    file: str
+    retro: Retrospective
+    schedule: Schedule
+    template: Path
+    rows: tuple[tuple[str, int], ...]
+
+
+def batch(campaigns_path: str | Path, outdir: str | Path, *, overwrite: bool = False, dry_run: bool = False,
+          jobs: int = 1, template: Template | str | Path | None = None, lang: str = "zh",
+          progress: Callable[[int, int], None] | None = None, today: date | None = None) -> BatchResult:
+    """Write one prefilled workbook per campaign of a list into ``outdir``, and the index 汇总.xlsx.
+
+    ``progress(done, total)`` is called as workbooks are written. Bad rows are in
+    the result with their reason; :class:`RetroxlError` is raised only when the
+    list itself cannot be used.
+
+    >>> batch("活动清单.csv", "复盘", jobs=2).summary()  # doctest: +SKIP
+    '4 rows: wrote 4, kept 0 existing, 0 failed in 0.3 s (13/s); index 复盘/汇总.xlsx'
+    """
+    started = perf_counter()
+    if lang not in LANGS:
+        raise RetroxlError(f"unknown language {lang!r} (one of {', '.join(LANGS)})")
+    campaigns_path, outdir = Path(campaigns_path), Path(outdir)
+    if outdir.exists() and not outdir.is_dir():
+        raise RetroxlError(f"{outdir} is a file, not a folder")
+    default = resolve_template(template)
+    listing = read_campaigns(campaigns_path, default, _bundled_templates())
+    today = today or date.today()
+
+    outcomes: list[Outcome] = []
+    planned = _planned(listing, outdir, default, lang, overwrite, outcomes)
+    index = None
+    if dry_run:
+        for _ in planned:
+            pass
+    else:
+        outdir.mkdir(parents=True, exist_ok=True)
+        index = outdir / INDEX_NAME
+        failures = _generate(planned, len(listing.campaigns), outdir, lang, today, jobs, overwrite, progress,
+                             meanwhile=lambda: _write_index(index, outcomes, default, lang))
+        for position, reason in failures:
+            outcomes[position].status, outcomes[position].reason = FAILED, reason
+        if failures:   # the index was written with the planned statuses
+            _write_index(index, outcomes, default, lang)
+    return BatchResult(campaigns_path, outdir, index, dry_run, outcomes, listing.unused_columns,
+                       perf_counter() - started)
+
+
+def _planned(listing: CampaignList, outdir: Path, default: Template, lang: str, overwrite: bool,
+             outcomes: list[Outcome]) -> Iterator[_Job]:
+    """Decide each row's file and fate, in list order, into ``outcomes``; yield the workbooks to write
+    (so that writing starts while later rows are still being planned)."""
+    names = UniqueNames(reserved=[INDEX_NAME], fallback="活动" if lang == "zh" else "campaign")
+    schedules: dict[tuple, Schedule] = {}
+    table_rows: dict[Path, dict[str, int]] = {}
+    for c in sorted([*listing.campaigns, *listing.bad], key=lambda x: x.row):
+        if not isinstance(c, Campaign):
+            outcomes.append(Outcome(c.row, c.name, FAILED, reason=c.reason))
+            continue
+        tpl = load_template(c.template) if c.template else default
+        retro = _retrospective(c, tpl, lang)
+        end = retro.info.get("end")
+        end = end if isinstance(end, date) else None
+        if (tpl.path, end) not in schedules:
+            schedules[(tpl.path, end)] = make_schedule(tpl, end)
+        file = names.take(c.name)
+        status, reason = _plan(outdir / file, overwrite)
+        outcomes.append(Outcome(c.row, c.name, status, file, reason, tpl.name, retro.info.get("start"), end,
+                                str(retro.info.get("owner", "")), tuple(schedules[(tpl.path, end)].due)))
+        if status in (WRITTEN, OVERWRITTEN):
+            if tpl.path not in table_rows:
+                table_rows[tpl.path] = {k: tl.rows for k, tl in make_layout(tpl, lang).tables.items()}
+            rows = tuple((k, max(n, len(retro.rows(k)))) for k, n in table_rows[tpl.path].items())
+            yield _Job(len(outcomes) - 1, file, retro, schedules[(tpl.path, end)], tpl.path, rows)
+
+
+def _plan(dest: Path, overwrite: bool) -> tuple[str, str]:
+    """What to do with a campaign's file: write it, keep the one there, or replace it."""
+    try:
+        mode = os.lstat(dest).st_mode
+    except FileNotFoundError:
+        return WRITTEN, ""
+    if stat.S_ISDIR(mode):
+        return FAILED, "a folder has this name"
+    return (OVERWRITTEN, "") if overwrite else (SKIPPED, "")
+
+
+def _bundled_templates() -> list[str]:
+    return sorted(p.stem for p in template_dir().glob("*.toml"))
+
+
+def _retrospective(c: Campaign, tpl: Template, lang: str) -> Retrospective:
+    """The campaign as ``new_workbook`` would receive it, prepared the same way."""
+    retro = Retrospective(info=dict(c.info), tables={GOALS: c.goals} if c.goals else {})
+    return _localize_choices(tpl, lang, _info_dates(retro))
+
+
+# ---------------------------------------------------------------- writing the workbooks
+def _generate(work: Iterable[_Job], expected: int, outdir: Path, lang: str, today: date, jobs: int,
+              overwrite: bool, progress: Callable[[int, int], None] | None,
+              meanwhile: Callable[[], object]) -> list[tuple[int, str]]:
+    """Write the workbooks, in chunks, in this process or ``jobs`` worker processes; return the failures.
+
+    ``expected`` bounds the count while ``work`` is still being planned. ``meanwhile``
+    (the index, which needs the whole plan) runs once: after the workbooks in this
+    process, or while the workers write.
+    """
+    failures: list[tuple[int, str]] = []
+    done, total = 0, expected
+    chunks = _chunked(work, CHUNK)
+    if progress:
+        progress(0, total)
+    if jobs <= 1 or expected <= CHUNK:
+        for chunk in chunks:
+            failures += _write_chunk(chunk, outdir, lang, today, overwrite)
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+        if progress:
+            progress(done, done)
+        meanwhile()
+        return failures
+    with ProcessPoolExecutor(jobs, mp_context=_process_context()) as pool, ThreadPoolExecutor(1) as side:
+        futures = {pool.submit(_write_chunk, chunk, outdir, lang, today, overwrite): len(chunk) for chunk in chunks}
+        total = sum(futures.values())
+        side_task = side.submit(meanwhile)
+        for future in as_completed(futures):
+            failures += future.result()
+            done += futures[future]
+            if progress:
+                progress(done, total)
+        side_task.result()
+    if progress and not futures:
+        progress(0, 0)
+    return failures
+
+
+def _chunked(items: Iterable[_Job], size: int) -> Iterator[list[_Job]]:
+    chunk: list[_Job] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _process_context() -> multiprocessing.context.BaseContext:
+    """Workers forked from a clean server process where possible (the caller may run threads,
+    e.g. a progress bar, which fork must not copy), else spawned."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["retroxl.batch", "retroxl.books.fast_writer"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+_STAMPS: dict[tuple, object] = {}
+
+
+def _stamp(job: _Job, lang: str, today: date):
+    """This process's stamp for a template, language and table size, rendered on first use."""
+    from .books.fast_writer import WorkbookStamp
+
+    key = (job.template, lang, job.rows, today)
+    if key not in _STAMPS:
+        layout = make_layout(load_template(job.template), lang, dict(job.rows))
+        _STAMPS[key] = WorkbookStamp(layout, today, frozenset({GOALS}))
+    return _STAMPS[key]
+
+
+def _write_chunk(chunk: Sequence[_Job], outdir: Path, lang: str, today: date,
+                 overwrite: bool) -> list[tuple[int, str]]:
+    """Write a chunk of workbooks beside their names, flush them to disk, then rename them into place.
+
+    One flush per chunk instead of one fsync per file (which alone would take longer
+    than writing): a name never points at a file that is not completely on disk.
+    """
+    failures: list[tuple[int, str]] = []
+    staged: list[tuple[int, str, str]] = []     # (position, temporary path, final path)
+    folder, pid = str(outdir), os.getpid()
+    try:
+        for job in chunk:
+            tmp = os.path.join(folder, f".{job.file}.{pid}.tmp")
+            try:
+                data = _stamp(job, lang, today).render(job.retro, job.schedule)
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                staged.append((job.position, tmp, os.path.join(folder, job.file)))
+            except OSError as e:
+                _remove(tmp)
+                failures.append((job.position, f"cannot write: {e.strerror or e}"))
+        _flush([tmp for _, tmp, _ in staged])
+        while staged:
+            position, tmp, dest = staged.pop()
+            if not overwrite and os.path.lexists(dest):
+                failures.append((position, "the file appeared while the batch ran; kept it"))
+                _remove(tmp)
+                continue
+            try:
+                os.replace(tmp, dest)
+            except OSError as e:
+                failures.append((position, f"cannot write: {e.strerror or e}"))
+                _remove(tmp)
+        _flush_folder(folder)
+    finally:
+        for _, tmp, _ in staged:   # interrupted: leave no temporary file behind
+            _remove(tmp)
+    return failures
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def _flush(paths: Sequence[str]) -> None:
+    if not paths:
+        return
+    if hasattr(os, "sync"):
+        os.sync()
+        return
+    for p in paths:  # Windows: no sync(); flush each file
+        with open(p, "rb+") as f:
+            os.fsync(f.fileno())
+
+
+def _flush_folder(folder: str) -> None:
+    """Make the renames durable too (POSIX; Windows has no directory handles to flush)."""
+    if sys.platform == "win32":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- the index
+def _write_index(path: Path, outcomes: Sequence[Outcome], tpl: Template, lang: str) -> Path:
+    """汇总.xlsx: every row of the list with a link to its workbook, its due dates and its status."""
+    import xlsxwriter
+
+    zh = lang == "zh"
+    steps = [s.name[lang] for s in tpl.sheet("info").steps] if tpl.has("info") else []
+    header = (["行号", "活动名称", "开始日期", "结束日期", "负责人", "模板", "文件"] if zh else
+              ["Row", "Campaign", "Start", "End", "Owner", "Template", "File"]) + \
+        [f"{s}{'截止' if zh else ' due'}" for s in steps] + (["状态", "说明"] if zh else ["Status", "Note"])
+    with atomic_output(path, force=True) as tmp:
+        wb = xlsxwriter.Workbook(str(tmp), {"constant_memory": len(outcomes) > STREAMED_INDEX,
+                                            "strings_to_numbers": False,
+                                            "strings_to_formulas": False, "strings_to_urls": False})
+        wb.set_properties({"title": "汇总" if zh else "Index", "created": datetime(2024, 1, 1)})
+        font = {"font_name": "Microsoft YaHei" if zh else "Calibri", "font_size": 10}
+        head = wb.add_format({**font, "bold": True, "font_color": "white", "bg_color": "#1F4E78", "border": 1})
+        text = wb.add_format(font)
+        day = wb.add_format({**font, "num_format": "yyyy-mm-dd"})
+        link = wb.add_format({**font, "font_color": "#0563C1", "underline": 1})
+        bad = wb.add_format({**font, "font_color": "#9C0006", "bg_color": "#FFC7CE"})
+        ws = wb.add_worksheet("汇总" if zh else "Index")
+        for c, h in enumerate(header):
+            ws.write_string(0, c, h, head)
+        status_col = 7 + len(steps)
+        links = 0
+        for r, o in enumerate(outcomes, start=1):
+            ws.write_number(r, 0, o.row, text)
+            for c, v in ((1, o.campaign), (4, o.owner), (5, o.template), (status_col + 1, o.reason)):
+                if v:
+                    ws.write_string(r, c, v, text)
+            for c, d in ((2, o.start), (3, o.end), *((7 + i, d) for i, d in enumerate(o.due))):
+                if d:   # a date is its serial number in a date format (a quarter faster than write_datetime)
+                    ws.write_number(r, c, (d - EXCEL_EPOCH).days, day)
+            if o.file and o.status != FAILED:
+                if links < URL_LIMIT:
+                    ws.write_url(r, 6, "external:" + o.file, link, string=o.file)
+                    links += 1
+                else:
+                    ws.write_formula(r, 6, f"=HYPERLINK({quote_text(o.file)},{quote_text(o.file)})", link, o.file)
+            elif o.file:
+                ws.write_string(r, 6, o.file, text)
+            ws.write_string(r, status_col, _STATUS[lang][o.status], bad if o.status == FAILED else text)
+        ws.freeze_panes(1, 2)
+        ws.autofilter(0, 0, max(len(outcomes), 1), len(header) - 1)
+        for c, w in enumerate([6, 28, 11, 11, 10, 10, 32] + [12] * len(steps) + [12, 40]):
+            ws.set_column(c, c, w)
+        wb.close()
+    return path

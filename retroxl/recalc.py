@@ -1,0 +1,170 @@
+"""``retroxl recalc``: recompute a filled workbook in place, mark what is wrong, lose nothing.
+
+Written against the book interface, so the same code runs on a file
+(:class:`~retroxl.books.ooxml.OoxmlBook`) and inside Excel (a live adapter). It
+writes only cells that hold retroxl's own formulas (their cached values, and the
+parsed number behind a text entry such as 120万次 as the hidden number column's
+fallback), the six-step due dates, the marks and the 校验 sheet. A cell a person
+typed is never changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from .books.base import Book, CellRef, Formula, Mark
+from .books.sheetxml import parse_ref, same_value
+from .engine.checks import ERROR, INFO, WARNING
+from .errors import RetroxlError
+from .files import atomic_output
+from .schedule import make_schedule
+from .template import Template
+from .validate import Checked, Report, check_book
+
+CHECK_SHEET = {"zh": "校验", "en": "Checks"}
+CHECK_HEADERS = {"zh": ["级别", "代码", "工作表", "单元格", "说明"],
+                 "en": ["Severity", "Code", "Sheet", "Cell", "Message"]}
+SEVERITY_TEXT = {"zh": {ERROR: "错误", WARNING: "警告", INFO: "提示"},
+                 "en": {ERROR: "Error", WARNING: "Warning", INFO: "Info"}}
+NO_FINDINGS = {"zh": "未发现问题", "en": "No findings"}
+_CALENDAR_NOTE = "法定节假日数据"   # part of every note schedule.make_schedule writes
+
+
+@dataclass
+class RecalcResult:
+    path: Path
+    report: Report
+    cells: int          # cells holding retroxl's formulas, all now carrying the right cached value
+    changed: int        # of those, cells whose cached value (or number fallback) had to be rewritten
+
+
+def recalc_book(book: Book, template: Template | str | Path | None = None, *, today: date | None = None,
+                name: str = "") -> RecalcResult:
+    """Recompute, mark and list the findings of a book (file or live); returns what was found."""
+    checked = check_book(book, template, today=today, name=name)
+    cells, changed = _write_values(book, checked)
+    _write_schedule(book, checked)
+    _write_findings(book, checked)
+    book.request_full_recalc()
+    return RecalcResult(Path(name), checked.report, cells, changed)
+
+
+def recalc(path: str | Path, out: str | Path | None = None, template: Template | str | Path | None = None, *,
+           today: date | None = None) -> RecalcResult:
+    """Recalculate ``path`` in place (or into ``out``), atomically: the original is intact until the end.
+
+    >>> recalc("复盘.xlsx").report.summary()  # doctest: +SKIP
+    '复盘.xlsx: 0 error(s), 1 warning(s), 2 info'
+    """
+    from .books.ooxml import OoxmlBook
+    from .books.safety import check_workbook
+
+    path = Path(path)
+    dest = Path(out) if out else path
+    check_workbook(path)
+    if dest.suffix.lower() != path.suffix.lower():
+        raise RetroxlError(f"{dest}: keep the extension {path.suffix} (a macro workbook stays .xlsm)")
+    book = OoxmlBook(path)
+    try:
+        result = recalc_book(book, template, today=today, name=str(path))
+        with atomic_output(dest, force=True) as tmp:
+            book.save(tmp)
+            book.close()
+    finally:
+        book.close()
+    result.path = dest
+    return result
+
+
+def _write_values(book: Book, checked: Checked) -> tuple[int, int]:
+    """Cached values of retroxl's formulas, one block per column; returns (cells kept, cells changed).
+
+    A cell whose formula and cached value are already right is not written at all.
+    """
+    data, values, matcher = checked.data, checked.values, checked.matcher
+    kept = changed = 0
+    for table, td in data.tables.items():
+        n = td.layout.rows
+        for column in td.layout.spec.columns:
+            formulas = td.formulas.get(column.key)
+            if not formulas:
+                continue
+            number_of = column.formula.args["x"] if column.formula and column.formula.rule == "number" else None
+            fallbacks = [values.fallbacks.get(("t", table, i, number_of)) for i in range(n)] if number_of else None
+            texts = matcher.column(table, column.key, formulas, fallbacks)
+            cached = td.values[column.key]
+            cells = values.cells
+            block: list[list[Formula | None]] = []
+            for i, (formula, text) in enumerate(zip(formulas, texts)):
+                if text is None:
+                    block.append([None])
+                    continue
+                kept += 1
+                value = cells.get(("t", table, i, column.key), "")
+                if text == formula and same_value(cached[i], value):
+                    block.append([None])
+                    continue
+                block.append([Formula(text, value)])
+                changed += 1
+            if any(b[0] is not None for b in block):
+                sheet, row0, col = td.place(0, column.key)  # type: ignore[misc]
+                book.write_formulas(sheet, row0, col, block)
+    for key, fd in data.fields.items():
+        text = None
+        if fd.formula is not None and data.layout.fields[key].spec.formula is not None:
+            text = matcher.rewrite(("f", key), fd.formula, None)
+        if text is None:
+            continue
+        kept += 1
+        value = values.field(key)
+        if text != fd.formula or not same_value(fd.value, value):
+            sheet, row, col = fd.where
+            book.write_formulas(sheet, row, col, [[Formula(text, value)]])
+            changed += 1
+    return kept, changed
+
+
+def _write_schedule(book: Book, checked: Checked) -> None:
+    """The six steps' due dates once the end date is known, and the note under them."""
+    data = checked.data
+    end = data.retro.info.get("end")
+    if data.steps_due is None or not isinstance(end, date):
+        return
+    tpl = data.layout.template
+    schedule = make_schedule(tpl, end)
+    sheet, row, col = data.steps_due
+    book.write_values(sheet, row, col, [[d] for d in schedule.due])
+    if data.steps_note is not None:
+        sheet, row, col = data.steps_note
+        current = book.read(sheet, (row, col, row, col))[0][0]
+        ours = {tpl.text("no_end", lang) for lang in ("zh", "en")}
+        if current in (None, "") or current in ours or _CALENDAR_NOTE in str(current):
+            book.write_values(sheet, row, col, [[schedule.note or ""]])
+
+
+def _write_findings(book: Book, checked: Checked) -> None:
+    """Marks on the flagged cells and the 校验 sheet listing every finding with a link."""
+    lang = checked.data.lang
+    name = CHECK_SHEET[lang]
+    if name in book.sheet_names():
+        head = book.read(name, (0, 0, 0, 0))[0][0]
+        if head not in {h[0] for h in CHECK_HEADERS.values()}:
+            raise RetroxlError(f"the workbook has its own sheet named {name!r}; rename it so that "
+                               "retroxl can write its findings there")
+    report = checked.report
+    marks = []
+    rows: list[list[object]] = [list(CHECK_HEADERS[lang])]
+    links = {}
+    for f in report.findings:
+        rows.append([SEVERITY_TEXT[lang][f.severity], f.code, f.sheet, f.cell, f.message])
+        if f.cell and f.sheet in checked.data.layout.sheets.values():
+            row, col = parse_ref(f.cell)
+            marks.append(Mark(f.sheet, row, col, f.severity, f"{f.code} {f.message}"))
+            links[(len(rows) - 1, 3)] = CellRef(f.sheet, row, col)
+    if not report.findings:
+        rows.append(["", "", "", "", NO_FINDINGS[lang]])
+    book.clear_marks()
+    book.set_marks(marks)
+    book.put_sheet(name, rows, links, widths=(8, 8, 16, 10, 90))

@@ -1,0 +1,367 @@
+"""The bad-input corpus: every file a team may feed retroxl by mistake gets one clear line.
+
+Each refused file: exit code 2, a single ``retroxl: error: ...`` line naming what is
+wrong, no traceback, the file byte-identical afterwards and no output written. A
+workbook that is usable but holds Excel error values (#DIV/0!, #N/A) is not refused:
+those cells become findings.
+
+Most files are made here; ``fixtures/encrypted.xlsx`` (msoffcrypto-tool) and
+``fixtures/legacy.xls`` (LibreOffice) come from ``fixtures/make_fixtures.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from test_importer import INDICATORS, write_seed
+
+from retroxl.books.safety import MAX_CELLS, MAX_ROWS, check_workbook
+from retroxl.cli import main
+from retroxl.errors import RetroxlError
+from retroxl.importer import import_workbook
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+EXCEL_MADE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "excel-made"
+SHEET = "xl/worksheets/sheet1.xml"
+
+
+def _rewrite(src: Path, dest: Path, edit: Callable[[str, bytes], bytes | None]) -> Path:
+    """Copy a zip part by part; ``edit(name, data)`` returns new data, or None to leave a part out."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = edit(info.filename, zin.read(info))
+            if data is not None:
+                zout.writestr(info.filename, data)
+    return dest
+
+
+def _seed(tmp: Path) -> Path:
+    return write_seed(tmp / "seed.xlsx")
+
+
+def _in_sheet(tmp: Path, name: str, edit: Callable[[bytes], bytes]) -> Path:
+    return _rewrite(_seed(tmp), tmp / name, lambda part, data: edit(data) if part == SHEET else data)
+
+
+def encrypted(tmp: Path) -> Path:
+    return Path(shutil.copy(FIXTURES / "encrypted.xlsx", tmp / "加密.xlsx"))
+
+
+def legacy_xls(tmp: Path) -> Path:
+    return Path(shutil.copy(FIXTURES / "legacy.xls", tmp / "legacy.xls"))
+
+
+def xls_renamed(tmp: Path) -> Path:
+    return Path(shutil.copy(FIXTURES / "legacy.xls", tmp / "renamed.xlsx"))
+
+
+def csv_renamed(tmp: Path) -> Path:
+    path = tmp / "导出.xlsx"
+    path.write_text("活动名称,目标值,实际值\n2024夏季新品推广,100万次,120万次\n", encoding="utf-8")
+    return path
+
+
+def csv_gbk(tmp: Path) -> Path:
+    path = tmp / "gbk.xlsx"
+    path.write_bytes("活动名称,目标值\n双11大促,1亿\n".encode("gb18030"))
+    return path
+
+
+def unicode_text(tmp: Path) -> Path:
+    """Excel's "Unicode text" export: UTF-16 with a byte-order mark and tabs."""
+    path = tmp / "unicode.xlsx"
+    path.write_bytes("活动名称\t目标值\n双11大促\t1亿\n".encode("utf-16"))
+    return path
+
+
+def html_renamed(tmp: Path) -> Path:
+    path = tmp / "report.xlsx"
+    path.write_text("<!DOCTYPE html><html><body><table><tr><td>活动名称</td></tr></table></body></html>")
+    return path
+
+
+def empty(tmp: Path) -> Path:
+    path = tmp / "empty.xlsx"
+    path.write_bytes(b"")
+    return path
+
+
+def folder(tmp: Path) -> Path:
+    path = tmp / "folder.xlsx"
+    path.mkdir()
+    return path
+
+
+def missing(tmp: Path) -> Path:
+    return tmp / "missing.xlsx"
+
+
+def truncated(tmp: Path) -> Path:
+    data = _seed(tmp).read_bytes()
+    path = tmp / "truncated.xlsx"
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def corrupt(tmp: Path) -> Path:
+    """Garbage in the middle of the sheet's compressed data; the zip directory is intact."""
+    src = _seed(tmp)
+    with zipfile.ZipFile(src) as zf:
+        info = zf.getinfo(SHEET)
+    data = bytearray(src.read_bytes())
+    name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26: info.header_offset + 30])
+    start = info.header_offset + 30 + name_len + extra_len
+    middle = start + info.compress_size // 2
+    data[middle: middle + 16] = bytes(0xA5 ^ b for b in data[middle: middle + 16])
+    path = tmp / "corrupt.xlsx"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def bad_checksum(tmp: Path) -> Path:
+    """A stored (uncompressed) sheet part with one byte changed: it reads, but not its checksum."""
+    stored = tmp / "stored.xlsx"
+    with zipfile.ZipFile(_seed(tmp)) as zin, zipfile.ZipFile(stored, "w", zipfile.ZIP_STORED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info))
+    data = stored.read_bytes()
+    at = data.index(b"<sheetData>")
+    path = tmp / "checksum.xlsx"
+    path.write_bytes(data[:at] + b"<sheetDatA>" + data[at + len(b"<sheetData>"):])
+    return path
+
+
+def zip_bomb(tmp: Path) -> Path:
+    """A sheet part that inflates 64 MiB of blanks from about 64 KB."""
+    path = tmp / "bomb.xlsx"
+    with zipfile.ZipFile(_seed(tmp)) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            if info.filename != SHEET:
+                zout.writestr(info.filename, zin.read(info))
+                continue
+            with zout.open(SHEET, "w") as f:
+                f.write(zin.read(info)[:-len(b"</worksheet>")])
+                for _ in range(64):
+                    f.write(b" " * (1 << 20))
+                f.write(b"</worksheet>")
+    assert path.stat().st_size < 1 << 20
+    return path
+
+
+def zip_bomb_declared(tmp: Path) -> Path:
+    """A zip directory that claims a 4 GB sheet part (the data itself is small)."""
+    src = _seed(tmp)
+    data = bytearray(src.read_bytes())
+    name = SHEET.encode()
+    at = data.find(b"PK\x01\x02")  # central directory headers
+    while at >= 0:
+        name_len = struct.unpack("<H", data[at + 28: at + 30])[0]
+        if data[at + 46: at + 46 + name_len] == name:
+            data[at + 24: at + 28] = struct.pack("<I", 0xFFFFFFF0)  # uncompressed size
+            break
+        at = data.find(b"PK\x01\x02", at + 4)
+    path = tmp / "declared-bomb.xlsx"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def many_parts(tmp: Path) -> Path:
+    path = tmp / "many.xlsx"
+    with zipfile.ZipFile(path, "w") as zf:
+        for i in range(10_001):
+            zf.writestr(f"xl/media/p{i}.bin", b"")
+    return path
+
+
+def zip_not_workbook(tmp: Path) -> Path:
+    path = tmp / "archive.xlsx"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("readme.txt", "not a workbook")
+    return path
+
+
+def million_rows_declared(tmp: Path) -> Path:
+    return _in_sheet(tmp, "declared-rows.xlsx",
+                     lambda xml: re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:G1048576"', xml))
+
+
+def million_rows_present(tmp: Path) -> Path:
+    """A cell far down the sheet: a dense reader would allocate every row up to it."""
+    return _in_sheet(tmp, "far-row.xlsx", lambda xml: xml.replace(
+        b"</sheetData>", b'<row r="1000000"><c r="A1000000" t="n"><v>1</v></c></row></sheetData>'))
+
+
+def wide_sparse(tmp: Path) -> Path:
+    """A cell in the last column (XFD) on row 400: 400 × 16,384 cells of used range."""
+    return _in_sheet(tmp, "far-column.xlsx", lambda xml: xml.replace(
+        b"</sheetData>", b'<row r="400"><c r="XFD400" t="n"><v>1</v></c></row></sheetData>'))
+
+
+_LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+           b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>')
+
+
+def wide_declared(tmp: Path) -> Path:
+    return _in_sheet(tmp, "wide-dimension.xlsx",
+                     lambda xml: re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:XFD1000"', xml))
+
+
+def entity_bomb(tmp: Path) -> Path:
+    """The "billion laughs" in the workbook part: entities that expand exponentially when parsed."""
+    return _rewrite(_seed(tmp), tmp / "entities.xlsx", lambda part, data:
+                    _LAUGHS + re.sub(rb"^<\?xml[^>]*\?>", b"", data) if part == "xl/workbook.xml" else data)
+
+
+def entity_bomb_in_sheet(tmp: Path) -> Path:
+    return _in_sheet(tmp, "sheet-entities.xlsx", lambda xml: _LAUGHS + re.sub(rb"^<\?xml[^>]*\?>", b"", xml))
+
+
+CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
+    "encrypted": (encrypted, "is password-protected (encrypted)"),
+    "legacy-xls": (legacy_xls, "is a legacy Excel 97-2003 workbook (.xls)"),
+    "xls-renamed-xlsx": (xls_renamed, "is a legacy Excel 97-2003 workbook (.xls)"),
+    "csv-renamed-xlsx": (csv_renamed, "is a text or CSV file, not an Excel workbook"),
+    "csv-gbk": (csv_gbk, "is a text or CSV file, not an Excel workbook"),
+    "unicode-text": (unicode_text, "is a text or CSV file, not an Excel workbook"),
+    "html": (html_renamed, "is an HTML page, not an Excel workbook"),
+    "empty": (empty, "is empty (0 bytes)"),
+    "folder": (folder, "is a folder, not a workbook"),
+    "missing": (missing, ": no such file"),
+    "truncated": (truncated, "is damaged (File is not a zip file)"),
+    "corrupt": (corrupt, "is damaged (Error -3 while decompressing data"),
+    "bad-checksum": (bad_checksum, f"is damaged (Bad CRC-32 for file '{SHEET}')"),
+    "zip-bomb": (zip_bomb, "refusing it as a zip bomb"),
+    "zip-bomb-declared": (zip_bomb_declared, "expands to 4.0 GB (limit 1.0 GB); refusing it as a possible zip bomb"),
+    "many-parts": (many_parts, "has 10,001 parts (limit 10,000)"),
+    "zip-not-workbook": (zip_not_workbook, "is a zip file but not an Excel workbook (it has no xl/workbook.xml)"),
+    "million-rows-declared": (million_rows_declared, f"declares 1,048,576 rows; retroxl reads at most {MAX_ROWS:,}"),
+    "million-rows-present": (million_rows_present,
+                             f"has cells down to row 1,000,000; retroxl reads at most {MAX_ROWS:,} rows"),
+    "wide-sparse": (wide_sparse, f"has cells out to XFD400 (6,553,600 cells); retroxl reads at most {MAX_CELLS:,}"),
+    "wide-declared": (wide_declared, f"declares a used range up to XFD1000 (16,384,000 cells); retroxl reads at most "
+                                     f"{MAX_CELLS:,}"),
+    "entity-bomb": (entity_bomb, "part xl/workbook.xml declares a DTD"),
+    "entity-bomb-in-sheet": (entity_bomb_in_sheet, f"part {SHEET} declares a DTD"),
+}
+
+
+def _digest(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def _args(command: str, path: Path, out: Path) -> list[str]:
+    return ["import", str(path), "-o", str(out)] if command == "import" else [command, str(path)]
+
+
+# validate and recalc join the corpus as soon as cli.py has them.
+COMMANDS = [c for c in ("import", "validate", "recalc") if c in main.commands]
+
+
+@pytest.mark.parametrize("name", CORPUS)
+def test_check_workbook_refuses_with_one_clear_line(tmp_path, name):
+    make, expected = CORPUS[name]
+    path = make(tmp_path)
+    before = _digest(path)
+    with pytest.raises(RetroxlError) as caught:
+        check_workbook(path)
+    message = str(caught.value)
+    assert expected in message and str(path) in message
+    assert "\n" not in message and len(message) < 300
+    assert _digest(path) == before
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("name", CORPUS)
+def test_cli_refuses_with_exit_2_and_leaves_the_file_alone(tmp_path, name, command):
+    make, expected = CORPUS[name]
+    path = make(tmp_path)
+    before = _digest(path)
+    out = tmp_path / "out.xlsx"
+    result = CliRunner().invoke(main, _args(command, path, out))
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("retroxl: error: ") and expected in lines[0], result.output
+    assert isinstance(result.exception, SystemExit)  # handled, not a crash
+    assert _digest(path) == before
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # no half-written output left
+
+
+def test_a_real_process_prints_no_traceback(tmp_path):
+    for make in (encrypted, zip_bomb, million_rows_declared):
+        path = make(tmp_path)
+        run = subprocess.run([sys.executable, "-m", "retroxl.cli", "import", str(path), "-o", str(tmp_path / "o.xlsx")],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2
+        assert run.stdout == "" and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, run.stderr
+
+
+def test_a_workbook_without_the_retrospective_tables(tmp_path):
+    path = tmp_path / "销售数据.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["月份", "销售额"])
+    wb.active.append(["2024-06", 1_200_000])
+    wb.save(path)
+    check_workbook(path)  # a sound workbook: refused by the import, not by the file check
+    before = _digest(path)
+    result = CliRunner().invoke(main, ["import", str(path), "-o", str(tmp_path / "out.xlsx")])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"retroxl: error: {path}: none of the four retrospective tables was found in its 1 sheet(s) "
+        "(looked for headers such as 核心目标, 具体指标, 问题描述, 经验类别)"]
+    assert _digest(path) == before and not (tmp_path / "out.xlsx").exists()
+
+
+def test_error_values_in_cells_are_findings_not_file_errors(tmp_path):
+    row = [*INDICATORS[1][0][:3], "#N/A", "#DIV/0!", *INDICATORS[1][0][5:]]
+    path = write_seed(tmp_path / "errors.xlsx", {"表2": (INDICATORS[0], [row])})
+    with zipfile.ZipFile(path) as zf:  # openpyxl stored them as real error cells
+        assert zf.read(SHEET).count(b't="e"') == 2
+    before = _digest(path)
+    result = CliRunner().invoke(main, ["import", str(path), "-o", str(tmp_path / "out.xlsx"), "--json"])
+    assert result.exit_code == 0, result.output
+    findings = json.loads(result.output)["findings"]
+    assert {(f["cell"], f["code"]) for f in findings} == {("D4", "R107"), ("E4", "R204")}
+    assert _digest(path) == before
+
+
+def _number_cell(tmp: Path, name: str, text: bytes) -> Path:
+    """The seed with 表2's first 实际值 (D10) stored as the number ``text``, as no spreadsheet would write it."""
+    return _in_sheet(tmp, name, lambda xml: re.sub(rb'<c r="D10"[^>]*>.*?</c>',
+                                                   b'<c r="D10" t="n"><v>' + text + b"</v></c>", xml))
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("text", [b"1" + b"0" * 400, b"1E999", b"-1E999", b"NaN"],
+                         ids=["huge-int", "inf", "-inf", "nan"])
+def test_numbers_beyond_float_range_are_no_crash(tmp_path, text, command):
+    path = _number_cell(tmp_path, "odd-number.xlsx", text)
+    result = CliRunner().invoke(main, _args(command, path, tmp_path / "out.xlsx"))
+    assert result.exit_code in (0, 1, 2) and isinstance(result.exception, (SystemExit, type(None))), result.output
+    if result.exit_code == 2:
+        assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_an_unreadable_number_keeps_its_text(tmp_path):
+    report = import_workbook(_number_cell(tmp_path, "huge.xlsx", b"1" + b"0" * 400), tmp_path / "out.xlsx")
+    assert report.retro.rows("indicators")[0]["actual"] == "1" + "0" * 400  # kept, then flagged as not a number
+
+
+@pytest.mark.skipif(not EXCEL_MADE.is_dir(), reason="shared/fixtures/excel-made is not beside the repository")
+def test_workbooks_saved_by_excel_pass_the_file_check():
+    books = sorted(p for p in EXCEL_MADE.iterdir() if p.suffix in (".xlsx", ".xlsm"))
+    assert len(books) >= 10
+    for path in books:
+        check_workbook(path)  # charts, VBA, pictures, comments, tables...: no false alarm
