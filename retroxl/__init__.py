@@ -38,11 +38,26 @@ _EXPORTS = {
     "new_workbook": "retroxl.generate",
     "demo_workbook": "retroxl.generate",
     "demo_retrospective": "retroxl.demo",
+    "recalc": "retroxl.recalc",
+    "validate": "retroxl.validate",
+    "add_retrospective": "retroxl.merge",
+    "import_workbook": "retroxl.importer",
+    "batch": "retroxl.batch",
+    "collect": "retroxl.collect",
+    "read": "retroxl.archive",
+    "build_portfolio": "retroxl.portfolio",
+    "write_report": "retroxl.report",
+    "build_addin": "retroxl.addin",
+    "build_lite": "retroxl.addin",
 }
 
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from .addin import build_addin, build_lite
+    from .archive import read
+    from .batch import batch
+    from .collect import collect
     from .demo import demo_retrospective
     from .engine.metrics import Metric, attainment, net_roi, roi, variance
     from .engine.numbers import Quantity, parse_quantities, parse_quantity
@@ -50,8 +65,14 @@ if TYPE_CHECKING:
     from .engine.workdays import add_workdays
     from .errors import RetroxlError
     from .generate import demo_workbook, new_workbook
+    from .importer import import_workbook
+    from .merge import add_retrospective
     from .model import Link, Retrospective
+    from .portfolio import build_portfolio
+    from .recalc import recalc
+    from .report import write_report
     from .template import Template, TemplateError, load_template
+    from .validate import validate
 
 
 def __getattr__(name: str) -> Any:
