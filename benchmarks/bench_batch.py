@@ -104,7 +104,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="retroxl-bench-", dir=args.dir) as tmp:
         root = Path(tmp)
         lst = campaign_list(root / "campaigns.csv", n)
-        retros = [Retrospective(dict(c.info), {"goals": c.goals}) for c in read_campaigns(lst, load_template()).campaigns]
+        campaigns = read_campaigns(lst, load_template()).campaigns
+        retros = [Retrospective(dict(c.info), {"goals": c.goals}) for c in campaigns]
 
         # Per workbook, each phase after the disk is flushed: XlsxWriter for a sample of the
         # campaigns, the stamp for all of them, a plain copy of a finished workbook as often.

@@ -15,10 +15,12 @@ import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from time import perf_counter
+from typing import TYPE_CHECKING
 
 from .campaigns import GOALS, Campaign, CampaignList, read_campaigns
 from .errors import RetroxlError
@@ -29,6 +31,9 @@ from .model import Retrospective
 from .safe_names import UniqueNames
 from .schedule import Schedule, make_schedule
 from .template import LANGS, Template, load_template, template_dir
+
+if TYPE_CHECKING:
+    from .books.fast_writer import WorkbookStamp
 
 INDEX_NAME = "汇总.xlsx"
 CHUNK = 250            # campaigns a worker writes and makes durable together
@@ -227,19 +232,33 @@ def _generate(work: Iterable[_Job], expected: int, outdir: Path, lang: str, toda
     if progress:
         progress(0, total)
     if jobs <= 1 or expected <= CHUNK:
-        for chunk in chunks:
-            failures += _write_chunk(chunk, outdir, lang, today, overwrite)
-            done += len(chunk)
-            if progress:
-                progress(done, total)
+        # One chunk is flushed and renamed in a thread while the next is written (the flush waits
+        # on the disk, not on Python).
+        with ThreadPoolExecutor(1) as committer:
+            committing = None
+            for chunk in chunks:
+                staged, failed = _stage(chunk, outdir, lang, today)
+                failures += failed
+                if committing is not None:
+                    failures += committing.result()
+                committing = committer.submit(_commit, staged, str(outdir), overwrite)
+                done += len(chunk)
+                if progress:
+                    progress(done, total)
+            if committing is not None:
+                failures += committing.result()
         if progress:
             progress(done, done)
         meanwhile()
         return failures
-    with ProcessPoolExecutor(jobs, mp_context=_process_context()) as pool, ThreadPoolExecutor(1) as side:
-        futures = {pool.submit(_write_chunk, chunk, outdir, lang, today, overwrite): len(chunk) for chunk in chunks}
+    with ExitStack() as stack:
+        pool, futures = None, {}
+        for chunk in chunks:
+            if pool is None:   # no processes for a rerun with nothing left to write
+                pool = stack.enter_context(ProcessPoolExecutor(jobs, mp_context=_process_context()))
+            futures[pool.submit(_write_chunk, chunk, outdir, lang, today, overwrite)] = len(chunk)
         total = sum(futures.values())
-        side_task = side.submit(meanwhile)
+        side_task = stack.enter_context(ThreadPoolExecutor(1)).submit(meanwhile)
         for future in as_completed(futures):
             failures += future.result()
             done += futures[future]
@@ -272,10 +291,10 @@ def _process_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-_STAMPS: dict[tuple, object] = {}
+_STAMPS: dict[tuple, WorkbookStamp] = {}
 
 
-def _stamp(job: _Job, lang: str, today: date):
+def _stamp(job: _Job, lang: str, today: date) -> WorkbookStamp:
     """This process's stamp for a template, language and table size, rendered on first use."""
     from .books.fast_writer import WorkbookStamp
 
@@ -286,15 +305,20 @@ def _stamp(job: _Job, lang: str, today: date):
     return _STAMPS[key]
 
 
+Staged = list[tuple[int, str, str]]   # (position, temporary path, final path)
+
+
 def _write_chunk(chunk: Sequence[_Job], outdir: Path, lang: str, today: date,
                  overwrite: bool) -> list[tuple[int, str]]:
-    """Write a chunk of workbooks beside their names, flush them to disk, then rename them into place.
+    """Write a chunk of workbooks beside their names, flush them to disk, rename them into place."""
+    staged, failures = _stage(chunk, outdir, lang, today)
+    return failures + _commit(staged, str(outdir), overwrite)
 
-    One flush per chunk instead of one fsync per file (which alone would take longer
-    than writing): a name never points at a file that is not completely on disk.
-    """
+
+def _stage(chunk: Sequence[_Job], outdir: Path, lang: str, today: date) -> tuple[Staged, list[tuple[int, str]]]:
+    """Write each workbook to a temporary file beside its name."""
     failures: list[tuple[int, str]] = []
-    staged: list[tuple[int, str, str]] = []     # (position, temporary path, final path)
+    staged: Staged = []
     folder, pid = str(outdir), os.getpid()
     try:
         for job in chunk:
@@ -307,6 +331,21 @@ def _write_chunk(chunk: Sequence[_Job], outdir: Path, lang: str, today: date,
             except OSError as e:
                 _remove(tmp)
                 failures.append((job.position, f"cannot write: {e.strerror or e}"))
+    except BaseException:
+        for _, tmp, _ in staged:   # interrupted: leave no temporary file behind
+            _remove(tmp)
+        raise
+    return staged, failures
+
+
+def _commit(staged: Staged, folder: str, overwrite: bool) -> list[tuple[int, str]]:
+    """Flush staged files to disk, then rename them into place.
+
+    One flush per chunk instead of one fsync per file (which alone would take longer
+    than writing): a name never points at a file that is not completely on disk.
+    """
+    failures: list[tuple[int, str]] = []
+    try:
         _flush([tmp for _, tmp, _ in staged])
         while staged:
             position, tmp, dest = staged.pop()
@@ -321,7 +360,7 @@ def _write_chunk(chunk: Sequence[_Job], outdir: Path, lang: str, today: date,
                 _remove(tmp)
         _flush_folder(folder)
     finally:
-        for _, tmp, _ in staged:   # interrupted: leave no temporary file behind
+        for _, tmp, _ in staged:
             _remove(tmp)
     return failures
 

@@ -77,7 +77,10 @@ class Table:
         raise KeyError(key)
 
     def index(self, key: str) -> int:
-        return [c.key for c in self.columns].index(key)
+        for i, c in enumerate(self.columns):
+            if c.key == key:
+                return i
+        raise ValueError(key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,3 +73,10 @@ def test_import_retroxl_stays_light():
             "if m in sys.modules]; print(heavy)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", ["<r>x</r>", "<r><t>注入</t></r>", "a & <b> \"c\""])
+def test_markup_like_names_stay_as_typed(tmp_path, name):
+    out = tmp_path / "m.xlsx"
+    assert run("new", str(out), "--campaign", name).exit_code == 0
+    assert openpyxl.load_workbook(out)["说明"].cell(3, 2).value == name

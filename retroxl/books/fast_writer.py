@@ -17,6 +17,7 @@ import re
 import struct
 import tempfile
 import zlib
+from bisect import bisect_left
 from collections import OrderedDict
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
@@ -418,7 +419,11 @@ class _SheetPart:
         self.bounds = {r: (min(c), max(c)) for r, c in self.cells.items() if c}   # first and last column
         self.formatted = frozenset(r for r, a in self.attrs.items() if a)   # kept without cells (set_row)
         self.shared = sum(x.count(b' t="s"') for x in self.xml.values())
-        self.runs: dict[bytes, bytes] = {}           # rows' XML → deflated, for runs that come back
+        self.blocks: dict[int, list[int]] = {}      # block of 16 rows → its rows
+        for r in self.order:
+            self.blocks.setdefault(r // 16, []).append(r)
+        self.kept_runs: dict[tuple[int, int], tuple[bytes, bytes]] = {}   # (first, end) in order → XML, deflated
+        self.runs: dict[bytes, bytes] = {}          # rewritten rows' XML → deflated, for runs that come back
 
     def with_cells(self, changes: dict[Cell, bytes | None]) -> tuple[tuple[bytes, bytes], int]:
         """Zip records of the part with cells replaced (None removes one), and its shared-string references."""
@@ -450,51 +455,60 @@ class _SheetPart:
                 spans[block] = f"{min(e[0] for e in ends) + 1}:{max(e[1] for e in ends) + 1}"
         new_xml: dict[int, bytes | None] = {}     # row → its new XML, None when it goes
         retag = {b for b in respan if spans.get(b) != self.spans.get(b)}
-        for r in set(rows) | {r for r in self.xml if r // 16 in retag}:
+        for r in set(rows).union(*(self.blocks.get(b, ()) for b in retag)):
             cells = rows[r] if r in rows else self.cells[r]
             span = spans.get(r // 16)
             tag = (f'<row r="{r + 1}"' + (f' spans="{span}"' if span else "") + self.attrs.get(r, "")).encode()
             new_xml[r] = (b"".join([tag, b">", *[cells[c] for c in sorted(cells)], b"</row>"]) if cells
                           else tag + b"/>" if r in self.formatted else None)
-        order = self.order if new_xml.keys() <= self.xml.keys() else sorted(self.xml.keys() | new_xml.keys())
-        # The body in runs of rows as rendered and rows rewritten: each run is deflated apart and
-        # reused when it comes back (the rows around a campaign's, the schedule of a date).
-        runs: list[tuple[bytes, bool]] = []
-        run: list[bytes] = []
-        kept = True
-        for r in order:
-            x = new_xml[r] if r in new_xml else self.xml[r]
-            if x is None:
-                continue
-            if run and (r not in new_xml) != kept:
-                runs.append((b"".join(run), kept))
-                run = []
-            kept = r not in new_xml
-            run.append(x)
-        if run:
-            runs.append((b"".join(run), kept))
         if (r0, c0, r1, c1) == self.extent:
             head, head_z = self.head, self.head_z
         else:
             head = _DIMENSION_RE.sub(f'<dimension ref="{_ref(r0, c0, r1, c1)}"/>', self.head.decode(),
                                      count=1).encode()
             head_z = _deflate(head, zlib.Z_FULL_FLUSH)
+        # The body in runs: rows as rendered, between them the rows rewritten. Each run is deflated
+        # apart, once: the rendered runs, and rewritten ones that come back (a date's schedule).
+        runs: list[tuple[bytes, bytes]] = []
+        at, i, rewritten = 0, 0, sorted(new_xml)     # at: the first rendered row not yet in a run
+        while i < len(rewritten):
+            start = bisect_left(self.order, rewritten[i])
+            if start > at:
+                runs.append(self._rendered_run(at, start))
+                at = start
+            run = []
+            while i < len(rewritten) and bisect_left(self.order, rewritten[i]) == at:
+                r = rewritten[i]
+                if new_xml[r] is not None:
+                    run.append(new_xml[r])
+                at += r in self.xml
+                i += 1
+            if run:
+                runs.append(self._rewritten_run(b"".join(run)))
+        if at < len(self.order):
+            runs.append(self._rendered_run(at, len(self.order)))
         crc, size = zlib.crc32(head), len(head) + len(self.tail)
-        deflated = self.member.method == 8
-        pieces = [head_z if deflated else head]
-        for piece, as_rendered in runs:
-            crc, size = zlib.crc32(piece, crc), size + len(piece)
-            pieces.append(self._deflated(piece, as_rendered) if deflated else piece)
-        pieces.append(self.tail_z if deflated else self.tail)
-        return self.member.with_packed(b"".join(pieces), zlib.crc32(self.tail, crc), size), shared
+        for raw, _ in runs:
+            crc, size = zlib.crc32(raw, crc), size + len(raw)
+        crc = zlib.crc32(self.tail, crc)
+        if self.member.method == 8:
+            return self.member.with_packed(b"".join([head_z, *[z for _, z in runs], self.tail_z]), crc, size), shared
+        return self.member.with_packed(b"".join([head, *[raw for raw, _ in runs], self.tail]), crc, size), shared
 
-    def _deflated(self, run: bytes, as_rendered: bool) -> bytes:
-        z = self.runs.get(run)
+    def _rendered_run(self, first: int, end: int) -> tuple[bytes, bytes]:
+        """Rows ``order[first:end]`` as rendered, and deflated (at most a few such runs per sheet)."""
+        if (first, end) not in self.kept_runs:
+            raw = b"".join(self.xml[r] for r in self.order[first:end])
+            self.kept_runs[(first, end)] = (raw, _deflate(raw, zlib.Z_FULL_FLUSH))
+        return self.kept_runs[(first, end)]
+
+    def _rewritten_run(self, raw: bytes) -> tuple[bytes, bytes]:
+        z = self.runs.get(raw)
         if z is None:
             if len(self.runs) >= _RUNS_KEPT:
                 del self.runs[next(iter(self.runs))]    # the oldest
-            z = self.runs[run] = _deflate(run, zlib.Z_FULL_FLUSH, _LEVEL if as_rendered else _LEVEL_PER_COPY)
-        return z
+            z = self.runs[raw] = _deflate(raw, zlib.Z_FULL_FLUSH, _LEVEL_PER_COPY)
+        return raw, z
 
 
 # ---------------------------------------------------------------- the stamp
@@ -650,8 +664,8 @@ class WorkbookStamp:
         return self._package.assemble(new)
 
     def _written(self, retro: Retrospective, schedule: Schedule | None) -> bytes:
-        """The workbook written by ``WorkbookWriter`` itself: for text that XML must escape
-        (control characters, literal _xHHHH_), which readers unescape only in shared strings."""
+        """The workbook written by ``WorkbookWriter`` itself, for text that XML must escape as _xHHHH_
+        (control characters, a literal _x0041_): openpyxl undoes that only in shared strings."""
         end = retro.info.get("end")
         values = compute(self.layout, retro, self.today)
         writer = WorkbookWriter(self.layout, retro, values,

@@ -107,7 +107,13 @@ def write_value(ws: Worksheet, row: int, col: int, value: object, fmt: object = 
     elif isinstance(value, (date, datetime)):
         ws.write_datetime(row, col, value, fmt)
     else:
-        ws.write_string(row, col, str(value), fmt)
+        text = str(value)
+        if text.startswith("<r>") and text.endswith("</r>"):
+            # XlsxWriter copies such text into the file unescaped, as ready-made rich text:
+            # plain runs (it wants three or more) make it escape every character.
+            ws.write_rich_string(row, col, text[:1], text[1:2], text[2:], fmt)
+        else:
+            ws.write_string(row, col, text, fmt)
 
 
 def write_formula(ws: Worksheet, row: int, col: int, formula: str, value: object, fmt: object = None) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import date
 from decimal import Context, Decimal
@@ -153,6 +154,7 @@ def to_number(value: object) -> float | None:
     return parse_quantity(value).value
 
 
+@lru_cache(maxsize=4096)  # the same targets (100万, 5%) recur row after row and book after book
 def _parse_text(text: str) -> Quantity:
     s = unicodedata.normalize("NFKC", text).replace("−", "-").strip()
     if s.lower() in _MISSING:

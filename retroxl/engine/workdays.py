@@ -10,6 +10,7 @@ weekends are skipped, and `calendar_note` says so, so the workbook can show it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, timedelta
 
 try:
@@ -49,6 +50,7 @@ def _covered(d: date) -> bool:
     return _YEARS[0] <= d.year <= _YEARS[1]
 
 
+@lru_cache(maxsize=8192)  # chinese_calendar rescans its whole holiday table on every call
 def is_workday(d: date) -> bool:
     """Whether d is a working day in mainland China (Mon–Fri beyond the data)."""
     if _covered(d):
