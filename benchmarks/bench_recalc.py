@@ -14,6 +14,10 @@ entries such as 120万次) is written once and kept in the temp folder. Then, be
 - recalc, entries changed: every 实际值 retyped by a tool that does not calculate,
   so every computed cell of 表2 and the dashboard gets a new cached value.
 
+validate and recalc first check that the file is a safe workbook (retroxl.books.safety);
+its own time is printed too, and every figure is measured twice: as the commands run, and
+with that check left out (the part recalc and validate themselves take).
+
 Floor (issue 3): 10,000 rows in at most 1 s, cost linear in rows.
 """
 
@@ -28,6 +32,7 @@ from pathlib import Path
 from python_calamine import CalamineWorkbook
 
 from retroxl import __version__, demo_retrospective, new_workbook
+from retroxl.books import safety
 from retroxl.books.ooxml import OoxmlBook
 from retroxl.recalc import recalc
 from retroxl.validate import validate
@@ -38,7 +43,7 @@ T2 = "表2 关键指标"
 
 def workbook(rows: int, folder: Path) -> Path:
     """The benchmark workbook for ``rows`` 表2 rows, written once and reused."""
-    path = folder / f"retroxl-bench-{__version__}-v2-{rows}.xlsx"
+    path = folder / f"retroxl-bench-{__version__}-v3-{rows}.xlsx"
     if path.exists():
         return path
     retro = demo_retrospective()
@@ -81,33 +86,53 @@ def calamine_read(path: Path) -> None:
         wb.get_sheet_by_name(name).to_python()
 
 
+def timings(path: Path, changed: Path, out: Path, again: Path) -> dict[str, float]:
+    return {
+        "validate": best(lambda: validate(path, today=TODAY)),
+        "recalc, values current": best(lambda: recalc(path, out, today=TODAY)),
+        "recalc, again": best(lambda: recalc(out, again, today=TODAY)),
+        "recalc, entries changed": best(lambda: recalc(changed, out, today=TODAY)),
+    }
+
+
+def table(title: str, results: list[tuple[int, int, dict[str, float]]]) -> None:
+    names = list(results[0][2])
+    print(f"\n{title}")
+    print(f"{'表2 rows':>9} {'file KiB':>9} " + " ".join(f"{n:>24}" for n in names))
+    for rows, size, t in results:
+        print(f"{rows:>9} {size / 1024:>9.0f} " + " ".join(f"{t[n]:>22.3f} s" for n in names))
+    if len(results) > 1:
+        (r0, _, t0), (r1, _, t1) = results[0], results[-1]
+        print(f"cost per row (s per 1,000 rows), {r0} → {r1} rows: "
+              + ", ".join(f"{n}: {(t1[n] - t0[n]) / (r1 - r0) * 1000:.3f}" for n in names))
+
+
 def main(sizes: list[int]) -> None:
     folder = Path(tempfile.gettempdir())
-    results = []
+    full, own = [], []
+    check_workbook = safety.check_workbook
     with tempfile.TemporaryDirectory() as tmp:
         out, again = Path(tmp) / "out.xlsx", Path(tmp) / "again.xlsx"
         for rows in sizes:
             path = workbook(rows, folder)
             changed = retyped(path)
             validate(path, today=TODAY)  # imports and template load outside the timing
-            results.append((rows, path.stat().st_size, {
-                "calamine read": best(lambda: calamine_read(path)),
-                "validate": best(lambda: validate(path, today=TODAY)),
-                "recalc, values current": best(lambda: recalc(path, out, today=TODAY)),
-                "recalc, again": best(lambda: recalc(out, again, today=TODAY)),
-                "recalc, entries changed": best(lambda: recalc(changed, out, today=TODAY)),
-            }))
-    names = list(results[0][2])
-    print(f"{'表2 rows':>9} {'file KiB':>9} " + " ".join(f"{n:>24}" for n in names))
-    for rows, size, t in results:
-        print(f"{rows:>9} {size / 1024:>9.0f} " + " ".join(f"{t[n]:>22.3f} s" for n in names))
+            size = path.stat().st_size
+            base = {"calamine read": best(lambda: calamine_read(path)),
+                    "safety check": best(lambda: check_workbook(path))}
+            full.append((rows, size, {**base, **timings(path, changed, out, again)}))
+            safety.check_workbook = lambda path: None     # validate and recalc import it when they run
+            try:
+                own.append((rows, size, {"calamine read": base["calamine read"],
+                                         **timings(path, changed, out, again)}))
+            finally:
+                safety.check_workbook = check_workbook
+    table("as the commands run (safety check included):", full)
+    table("without the safety check:", own)
     print("(best of 3 wall-clock runs; the calamine read is the baseline measured in the same run)")
-    if len(results) > 1:
-        (r0, _, t0), (r1, _, t1) = results[0], results[-1]
-        print(f"\ncost per row (s per 1,000 rows), {r0} → {r1} rows: "
-              + ", ".join(f"{n}: {(t1[n] - t0[n]) / (r1 - r0) * 1000:.3f}" for n in names))
-        ratio = t1["recalc, entries changed"] / t1["calamine read"]
-        print(f"recalc (entries changed) at {r1} rows = {ratio:.1f} × the calamine read of the same file")
+    r1, _, t1 = own[-1]
+    ratio = t1["recalc, entries changed"] / t1["calamine read"]
+    print(f"recalc (entries changed, no safety check) at {r1} rows = {ratio:.1f} × the calamine read of the same file")
 
 
 if __name__ == "__main__":

@@ -155,6 +155,11 @@ def _iso(value: object) -> str | None:
 
 def _entry(value: object) -> object:
     """An entry as stored: numbers and text as they are, dates as ISO text, blanks as NULL."""
+    kind = type(value)
+    if kind is str:           # the common cases first: collect stores millions of these
+        return value or None
+    if kind is float or kind is int:
+        return value
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -167,13 +172,22 @@ def _entry(value: object) -> object:
 
 
 def _number(value: object) -> float | None:
+    if type(value) is float:
+        return value
     return float(value) if is_number(value) and not isinstance(value, date) else None
 
 
+_CONTEXTS: dict[int, tuple[Template, Context]] = {}   # by id(), as _PLANS
+
+
 def _context(tpl: Template) -> Context:
-    lang = CANONICAL_LANG
-    return Context({k: v[lang] for k, v in tpl.markers.items()}, {k: v[lang] for k, v in tpl.lists.items()},
-                   date.today())
+    """The rules' context in the canonical language: built once per template and day."""
+    today = date.today()
+    if id(tpl) not in _CONTEXTS or _CONTEXTS[id(tpl)][1].today != today:
+        lang = CANONICAL_LANG
+        _CONTEXTS[id(tpl)] = (tpl, Context({k: v[lang] for k, v in tpl.markers.items()},
+                                           {k: v[lang] for k, v in tpl.lists.items()}, today))
+    return _CONTEXTS[id(tpl)][1]
 
 
 def _constant(ctx: Context, ref: str) -> tuple[bool, object]:
@@ -238,7 +252,7 @@ def _row_values(ctx: Context, table: Table, entries: dict[str, object]) -> dict[
         out[k] = "" if v is None else v
     for k, rule, spec in plan.steps:
         args = {arg: ref if const else out[ref] for arg, const, ref in spec}  # type: ignore[index]
-        if rule == "number":
+        if rule == "number" and type(args["x"]) is str:   # only text has a fallback number (120万次)
             fb = fallback_number(args["x"])
             if fb is not None:
                 args["fallback"] = fb
@@ -260,13 +274,29 @@ def _totals(ctx: Context, sheet: Sheet, rows: dict[str, list[dict[str, object]]]
     return out
 
 
-def _localized(tpl: Template, table: Table, row: dict[str, object]) -> dict[str, object]:
-    lists = {c.key: c.list for c in table.columns if c.list}
+def _localized(tpl: Template, lists: dict[str, str], row: dict[str, object]) -> dict[str, object]:
+    """Choice entries (方向, 状态…) in the canonical language; ``lists`` maps a column to its list."""
     return {k: tpl.translate(lists[k], v, CANONICAL_LANG) if k in lists else v for k, v in row.items()}
 
 
-def _filled(row: dict[str, object], keys: tuple[str, ...]) -> bool:
-    return any(row.get(k) not in (None, "") for k in keys)
+def _filled(row: dict[str, object], keys: frozenset[str]) -> bool:
+    return any(v is not None and v != "" and k in keys for k, v in row.items())
+
+
+_SHAPES: dict[int, tuple[Table, frozenset[str], dict[str, str]]] = {}   # by id(), as _PLANS
+
+
+def _shape(table: Table) -> tuple[frozenset[str], dict[str, str]]:
+    """A table's columns a person fills, and its choice columns with their lists."""
+    if id(table) not in _SHAPES:
+        _SHAPES[id(table)] = (table, frozenset(c.key for c in table.columns if not c.computed),
+                              {c.key: c.list for c in table.columns if c.list})
+    return _SHAPES[id(table)][1:]
+
+
+# How each computed table's archive columns are stored: numbers for the computed figures, entries as typed.
+_STORED = {key: tuple((c, c.endswith("_n") or c in ("attainment", "variance")) for c in TABLE_COLUMNS[key])
+           for key in ("goals", "indicators")}
 
 
 def review_records(retro: Retrospective, *, template: Template | None = None, fmt: str = "standard",
@@ -284,8 +314,8 @@ def review_records(retro: Retrospective, *, template: Template | None = None, fm
             _, table = tpl.table(key)
         except KeyError:
             continue
-        keys = tuple(c.key for c in table.columns if not c.computed)
-        tables[key] = [_localized(tpl, table, r) for r in rows if _filled(r, keys)]
+        keys, lists = _shape(table)
+        tables[key] = [_localized(tpl, lists, r) for r in rows if _filled(r, keys)]
     totals: dict[str, object] = {}
     for sheet in tpl.sheets:
         if sheet.kind == "costs":
@@ -302,8 +332,7 @@ def review_records(retro: Retrospective, *, template: Template | None = None, fm
         rows = []
         for r in tables.get(key, []):
             v = _row_values(ctx, table, resolved(r))
-            rows.append(tuple(_number(v[c]) if c.endswith("_n") or c in ("attainment", "variance") else _entry(v[c])
-                              for c in TABLE_COLUMNS[key]))
+            rows.append(tuple(_number(v[c]) if number else _entry(v[c]) for c, number in _STORED[key]))
         out[key] = rows
     out["actions"] = []
     for r in tables.get("actions", []):
@@ -515,14 +544,18 @@ def store(conn: sqlite3.Connection, reviews: list[tuple[dict[str, object], Revie
     """
     files = [(facts["file"],) for facts, _ in reviews]
     conn.executemany("DELETE FROM campaigns WHERE file = ?", files)  # their rows in other tables cascade
-    insert = (f"INSERT INTO campaigns ({', '.join(_q(c) for c in CAMPAIGN_COLUMNS)}) "
-              f"VALUES ({', '.join('?' * len(CAMPAIGN_COLUMNS))})")
+    # Ids given here (the caller's write transaction excludes other writers), so campaigns go in one statement too.
+    first = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM campaigns").fetchone()[0]
+    campaigns = []
     children: dict[str, list[tuple]] = {table: [] for table in TABLE_COLUMNS}
-    for facts, rec in reviews:
+    for cid, (facts, rec) in enumerate(reviews, first):
         row = {**rec.campaign, **facts}
-        cid = conn.execute(insert, [row.get(c) for c in CAMPAIGN_COLUMNS]).lastrowid
+        campaigns.append([cid, *(row.get(c) for c in CAMPAIGN_COLUMNS)])
         for table in TABLE_COLUMNS:
             children[table] += [(cid, i, *r) for i, r in enumerate(rec.tables.get(table, []), 1)]
+    columns = ("id", *CAMPAIGN_COLUMNS)
+    conn.executemany(f"INSERT INTO campaigns ({', '.join(map(_q, columns))}) VALUES ({', '.join('?' * len(columns))})",
+                     campaigns)
     for table, columns in TABLE_COLUMNS.items():
         if children[table]:
             names = ", ".join(_q(c) for c in ("campaign_id", "row", *columns))

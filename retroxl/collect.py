@@ -1,9 +1,13 @@
 """``retroxl collect``: read many retrospective workbooks into the archive, fast and safely.
 
-Reading is the cost, so it runs in worker processes (python-calamine, one process
-per core); the main process alone writes the archive, in one transaction per
-batch of files, so an interrupted run leaves every file either fully stored or
-not at all. A file is identified by its path and its content hash:
+Reading is the cost, so it runs in worker processes (one per core; in-process for
+a handful of files), each file from one read of its bytes: they are hashed, the
+safety check inflates and checks the parts python-calamine will parse, and
+python-calamine gets those very bytes (stored, not inflated twice). No pandas in the
+workers: records are plain tuples. The main process alone writes the archive, in
+one transaction per batch of files (one INSERT per table per batch), so an
+interrupted run leaves every file either fully stored or not at all. A file is
+identified by its path and its content hash:
 
 - unchanged (same path, same hash): skipped without parsing;
 - changed: its rows are replaced;
@@ -15,9 +19,13 @@ not at all. A file is identified by its path and its content hash:
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
+import io
 import os
+import re
+import stat
 import sys
 import tempfile
 import time
@@ -28,9 +36,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from .archive import ReviewRecords, connect, review_records, store, transaction
-from .books.safety import check_workbook
+from .books.safety import Package, check_workbook
 from .errors import RetroxlError
 from .model import Retrospective
+from .template import Template
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 BATCH_SIZE = 500            # files per transaction: a crash loses at most this much work, never consistency
@@ -49,19 +58,21 @@ class Loaded:
     records: ReviewRecords
 
 
-def load_review(path: Path, *, validate: bool = False, today: date | None = None) -> Loaded:
+def load_review(path: Path, *, data: bytes | None = None, validate: bool = False,
+                today: date | None = None) -> Loaded:
     """Read one workbook (standard, else seed format) into records; RetroxlError if it cannot be used.
 
-    ``validate`` also stores the findings of :func:`retroxl.validate.validate`, which
-    reads the file a second time with formulas (~25 ms a file); a seed-format file
-    always brings the importer's findings.
+    ``data``: the file's bytes if the caller has read them already (collect hashes
+    them), so the file is read once. ``validate`` also stores the findings of
+    :func:`retroxl.validate.validate`, which reads the file a second time with
+    formulas; a seed-format file always brings the importer's findings.
     """
     from .books.reader import detect_language, read_book
-    from .template import load_template
 
-    check_workbook(path)
-    tpl = load_template()
-    book = CalamineBook(path)
+    if data is None and path.is_file():
+        data = path.read_bytes()
+    tpl, dashboards = _standard()
+    book = CalamineBook(check_workbook(path, data), skip=dashboards)
     _refuse_summaries(path, book.sheet_names())
     try:
         lang: str | None = detect_language(tpl, book.sheet_names())
@@ -79,6 +90,16 @@ def load_review(path: Path, *, validate: bool = False, today: date | None = None
     return Loaded(retro, records)
 
 
+@functools.cache
+def _standard() -> tuple[Template, frozenset[str]]:
+    """The standard template (loaded once per process: collect reads thousands of books) and its dashboard
+    sheets, which only show formulas over the other sheets: nothing of them is stored, so they are not parsed."""
+    from .template import LANGS, load_template
+
+    tpl = load_template()
+    return tpl, frozenset(s.name[lang] for s in tpl.sheets if s.kind == "dashboard" for lang in LANGS)
+
+
 def _findings(path: Path, today: date | None) -> list[tuple]:
     from .validate import validate
 
@@ -88,29 +109,40 @@ def _findings(path: Path, today: date | None) -> list[tuple]:
 class CalamineBook:
     """A read-only :class:`retroxl.books.base.Book` over python-calamine: cached values, fast.
 
-    Collect only needs what each cell shows, so ``read_formulas`` reports no
-    formulas (a link such as ``=retro_roi`` reads as its cached value) and nothing
-    is ever written. Recalc and validate use :class:`retroxl.books.ooxml.OoxmlBook`.
+    Made from the :class:`~retroxl.books.safety.Package` the safety check returns:
+    python-calamine reads the parts that were checked, as they were inflated there.
+    Collect only needs what each cell shows, so no formulas are reported (a link
+    such as ``=retro_roi`` reads as its cached value) and nothing is ever written.
+    Recalc and validate use :class:`retroxl.books.ooxml.OoxmlBook`.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, package: Package, *, skip: Iterable[str] = ()) -> None:
+        """``package``: what check_workbook returned; ``skip``: sheets the reader should not see (nor parse)."""
         from python_calamine import CalamineWorkbook
 
+        self.path, self.package = package.path, package
         try:
-            self.wb = CalamineWorkbook.from_path(str(path), load_tables=True)
+            self.wb = CalamineWorkbook.from_filelike(io.BytesIO(package.checked_zip()))
         except Exception as e:  # calamine's own error types: a damaged part, an unknown format
-            raise RetroxlError(f"{path} cannot be read ({str(e)[:160]})") from None
+            raise RetroxlError(f"{self.path} cannot be read ({str(e)[:160]})") from None
+        skip = set(skip)
+        self.names = [name for name in self.wb.sheet_names if name not in skip]
         self._grids: dict[str, tuple[list[list[object]], int, int]] = {}
         self._tables: dict[str, dict[str, tuple[int, int, int, int]]] | None = None
 
     def sheet_names(self) -> list[str]:
-        return list(self.wb.sheet_names)
+        return list(self.names)
 
     def _grid(self, sheet: str) -> tuple[list[list[object]], int, int]:
+        """The sheet's used range as rows of values (None for an empty cell), and its top-left corner."""
         if sheet not in self._grids:
-            ws = self.wb.get_sheet_by_name(sheet)
+            try:
+                ws = self.wb.get_sheet_by_name(sheet)
+                rows = [[None if v == "" else v for v in row] for row in ws.to_python()]
+            except Exception as e:
+                raise RetroxlError(f"{self.path}: sheet {sheet!r} cannot be read ({str(e)[:160]})") from None
             r0, c0 = ws.start or (0, 0)
-            self._grids[sheet] = (ws.to_python(), r0, c0)
+            self._grids[sheet] = (rows, r0, c0)
         return self._grids[sheet]
 
     def extent(self, sheet: str) -> tuple[int, int]:
@@ -118,26 +150,95 @@ class CalamineBook:
         return (r0 + len(rows), c0 + max(map(len, rows))) if rows else (0, 0)
 
     def tables(self, sheet: str) -> dict[str, tuple[int, int, int, int]]:
+        """Each Excel Table of the sheet, header row included, from the table parts themselves.
+
+        (python-calamine's own table lookup parses the whole sheet again for every table.)
+        """
         if self._tables is None:
-            self._tables = {}
-            for name in self.wb.table_names:
-                t = self.wb.get_table_by_name(name)
-                (r0, c0), (r1, c1) = t.start, t.end
-                self._tables.setdefault(t.sheet, {})[name] = (r0 - 1, c0, r1, c1)  # start is the first data row
+            self._tables = _table_ranges(self.package)
         return self._tables.get(sheet, {})
 
     def read(self, sheet: str, rect: tuple[int, int, int, int]) -> list[list[object]]:
         rows, r0, c0 = self._grid(sheet)
         top, left, bottom, right = rect
+        width = right - left + 1
+        lo, hi = left - c0, right - c0 + 1
         out = []
         for r in range(top - r0, bottom - r0 + 1):
-            src = rows[r] if 0 <= r < len(rows) else ()
-            out.append([None if (j < 0 or j >= len(src) or src[j] == "") else src[j]
-                        for j in range(left - c0, right - c0 + 1)])
+            src = rows[r] if 0 <= r < len(rows) else []
+            row = src[lo:hi] if lo >= 0 else [None] * -lo + src[:max(hi, 0)]
+            if len(row) < width:
+                row += [None] * (width - len(row))
+            out.append(row)
         return out
 
     def read_formulas(self, sheet: str, rect: tuple[int, int, int, int]) -> list[list[str | None]]:
         return [[None] * (rect[3] - rect[1] + 1) for _ in range(rect[2] - rect[0] + 1)]
+
+    def read_both(self, sheet: str, rect: tuple[int, int, int, int]):
+        return self.read(sheet, rect), self.read_formulas(sheet, rect)
+
+    def read_columns(self, sheet: str, rect: tuple[int, int, int, int]):
+        """Values and formulas of a block, one list per column (what table readers want)."""
+        height, width = max(rect[2] - rect[0] + 1, 0), rect[3] - rect[1] + 1
+        block = self.read(sheet, rect)
+        values = [list(c) for c in zip(*block)] if block else [[] for _ in range(width)]
+        return values, [[None] * height for _ in range(width)]
+
+
+_RELATIONSHIP = re.compile(rb"<(?:[\w.-]+:)?Relationship\b([^>]*)>")
+_TABLE_TAG = re.compile(rb"<(?:[\w.-]+:)?table\b([^>]*)>")
+_ATTRIBUTE = re.compile(rb"""\b(Type|Target|displayName|name|ref)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_TABLE_PARTS = ("xl/worksheets/_rels/", "xl/tables/")
+# Table ranges by what they are read from (the sheets, and the name, CRC-32 and size of every part in
+# _TABLE_PARTS): workbooks made from one template share them, so most files need not read them again.
+_RANGES_SEEN: dict[tuple, dict[str, dict[str, tuple[int, int, int, int]]]] = {}
+
+
+def _table_ranges(package: Package) -> dict[str, dict[str, tuple[int, int, int, int]]]:
+    """Sheet name → {table name: range}: each worksheet's table relationships, each table part's ref."""
+    key = (tuple(package.sheets.items()),
+           tuple((e.filename, e.CRC, e.file_size) for e in package.entries if e.filename.startswith(_TABLE_PARTS)))
+    if key in _RANGES_SEEN:
+        return _RANGES_SEEN[key]
+    ranges, read = _read_table_ranges(package)
+    if all(name.startswith(_TABLE_PARTS) for name in read):   # all it depends on is in the key
+        if len(_RANGES_SEEN) >= 1024:
+            _RANGES_SEEN.clear()
+        _RANGES_SEEN[key] = ranges
+    return ranges
+
+
+def _read_table_ranges(package: Package) -> tuple[dict[str, dict[str, tuple[int, int, int, int]]], list[str]]:
+    """The table ranges, and the parts read for them."""
+    from .books.parts import T_TABLE, rels_path, resolve
+    from .books.sheetxml import parse_range
+
+    out: dict[str, dict[str, tuple[int, int, int, int]]] = {}
+    read = []
+    for part, sheet in package.sheets.items():
+        if (rels := rels_path(part)) not in package.parts:
+            continue
+        read.append(rels)
+        for a in map(_attributes, _RELATIONSHIP.findall(package.read(rels))):
+            if a.get(b"Type") != T_TABLE or (target := resolve(part, a.get(b"Target", ""))) not in package.parts:
+                continue
+            read.append(target)
+            head = _TABLE_TAG.search(package.read(target))
+            table = _attributes(head[1]) if head else {}
+            try:
+                out.setdefault(sheet, {})[table.get(b"displayName") or table.get(b"name", "")] = \
+                    parse_range(table.get(b"ref", ""))
+            except ValueError:
+                continue
+    return out, read
+
+
+def _attributes(tag: bytes) -> dict[bytes, str]:
+    from .books.sheetxml import unescape
+
+    return {m[1]: unescape((m[2] if m[2] is not None else m[3]).decode("utf-8", "replace"))
+            for m in _ATTRIBUTE.finditer(tag)}
 
 
 def _refuse_summaries(path: Path, sheets: list[str]) -> None:
@@ -153,42 +254,59 @@ def _read_seed(path: Path) -> tuple[Retrospective, list[tuple]]:
     """A seed-format workbook through the importer: imported to a temporary standard workbook, read back."""
     from .books.reader import read_book
     from .importer import import_workbook
-    from .template import load_template
 
     with tempfile.TemporaryDirectory(prefix="retroxl-collect-") as d:
         standard = Path(d, "imported.xlsx")
         report = import_workbook(path, standard)
         if not any(report.counts().values()):  # a campaign list (活动名称, 负责人…) has no review tables
             raise NotAReview(f"{path}: no 表1-表4 rows (a list of campaigns such as batch's 汇总.xlsx, not a review)")
-        retro = read_book(CalamineBook(standard), load_template()).retro
+        retro = read_book(CalamineBook(check_workbook(standard, standard.read_bytes())), _standard()[0]).retro
     return retro, [(f.sheet, f.cell, f.severity, f.code, f.message) for f in report.findings]
 
 
 # ----------------------------------------------------------------- which files
 
 def expand(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Files, folders (searched recursively) and glob patterns → workbook files, and the arguments that matched none."""
-    found: dict[Path, None] = {}
+    """Files, folders (searched recursively) and glob patterns → workbook files, and the arguments that matched none.
+
+    Paths are made absolute with their folders resolved (each folder once, and as text
+    until the end: collect may be given ten thousand files), so that one file reached
+    two ways is read once.
+    """
+    found: dict[str, None] = {}
     missing: list[tuple[Path, str]] = []
+    folders: dict[str, str] = {}
+
+    def absolute(path: str) -> str:
+        folder, name = os.path.split(path)
+        if folder not in folders:
+            folders[folder] = str(Path(folder or ".").resolve())
+        return os.path.join(folders[folder], name)
+
     for arg in paths:
-        p = Path(arg)
-        if p.is_dir():
-            hits = [f for f in p.rglob("*") if f.suffix.lower() in WORKBOOK_SUFFIXES and f.is_file()]
-        elif p.exists():
-            hits = [p]
+        text = os.fspath(arg)
+        try:
+            mode: int | None = os.stat(text).st_mode
+        except OSError:
+            mode = None
+        if mode is not None and stat.S_ISDIR(mode):   # listed by os.walk: no stat per file
+            hits = [os.path.join(folder, name) for folder, _, names in os.walk(Path(text).resolve())
+                    for name in names if name.lower().endswith(WORKBOOK_SUFFIXES)]
+        elif mode is not None:
+            hits = [absolute(text)]
         else:
-            hits = [Path(f) for f in glob.glob(str(arg), recursive=True) if Path(f).is_file()]
+            hits = [absolute(f) for f in glob.glob(text, recursive=True) if os.path.isfile(f)]
             if not hits:
-                missing.append((p, f"{p}: no such file, folder or matching pattern"))
+                missing.append((Path(text), f"{text}: no such file, folder or matching pattern"))
         for f in sorted(hits):
-            if not _is_scratch(f):
-                found.setdefault(f.resolve(), None)
-    return list(found), missing
+            if not _is_scratch(os.path.basename(f)):
+                found.setdefault(f, None)
+    return [Path(f) for f in found], missing
 
 
-def _is_scratch(f: Path) -> bool:
+def _is_scratch(name: str) -> bool:
     """Excel's lock files (~$name.xlsx) and our own temp files are not workbooks."""
-    return f.name.startswith("~$") or f.name.endswith(".tmp")
+    return name.startswith("~$") or name.endswith(".tmp")
 
 
 # ----------------------------------------------------------------- the work of one file (in a worker)
@@ -198,7 +316,10 @@ def _hash(data: bytes) -> str:
 
 
 def _work(task: tuple[str, str | None, bool]) -> tuple:
-    """Hash, then (if changed) check and read one file. Returns a picklable tuple; never raises."""
+    """Hash, then (if changed) check and read one file, all from one read of its bytes.
+
+    Returns a picklable tuple; never raises.
+    """
     path, known, validate = task
     try:
         with open(path, "rb") as f:
@@ -206,7 +327,7 @@ def _work(task: tuple[str, str | None, bool]) -> tuple:
         digest = _hash(data)
         if digest == known:
             return ("unchanged", path, digest)
-        loaded = load_review(Path(path), validate=validate)
+        loaded = load_review(Path(path), data=data, validate=validate)
         return ("read", path, digest, len(data), loaded.records)
     except NotAReview as e:
         return ("skipped", path, str(e))
@@ -222,7 +343,10 @@ def _results(tasks: list[tuple[str, str | None, bool]], jobs: int) -> Iterator[t
     if jobs <= 1 or len(tasks) < PARALLEL_FROM:
         yield from map(_work, tasks)
         return
-    import python_calamine  # noqa: F401  imported before the workers start, so they inherit it
+    import python_calamine  # noqa: F401  loaded before the workers start, so that they inherit it
+
+    from .books import reader  # noqa: F401
+    _standard()
 
     chunk = max(1, min(64, len(tasks) // (jobs * 8)))
     with ProcessPoolExecutor(max_workers=jobs) as pool:

@@ -10,8 +10,8 @@ template's formula arguments).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date
+from itertools import repeat
 
 from .layout import Layout
 from .model import Link, Retrospective
@@ -21,17 +21,39 @@ from .template import FormulaRule
 Key = tuple  # ("t", table, row, column) or ("f", field)
 
 
-@dataclass
 class Values:
-    """Entries and computed values by position in the template."""
+    """Entries and computed values by position in the template.
 
-    cells: dict[Key, object] = field(default_factory=dict)
-    fallbacks: dict[Key, float] = field(default_factory=dict)  # number behind a text entry
+    ``compute`` fills ``columns`` (a list per table column) and ``fields``; ``cells``
+    holds the same by key ("t", table, row, column) / ("f", field), built on first use
+    (or given, by code that merges values).
+    """
+
+    def __init__(self, cells: dict[Key, object] | None = None, fallbacks: dict[Key, float] | None = None, *,
+                 columns: dict[tuple[str, str], list] | None = None, fields: dict[str, object] | None = None) -> None:
+        self._cells = cells
+        self.fallbacks = fallbacks if fallbacks is not None else {}   # number behind a text entry
+        self.columns = columns if columns is not None else {}
+        self.fields = fields if fields is not None else {}
+
+    @property
+    def cells(self) -> dict[Key, object]:
+        if self._cells is None:
+            cells: dict[Key, object] = {("f", k): v for k, v in self.fields.items()}
+            for (table, col), values in self.columns.items():
+                cells.update((("t", table, i, col), v) for i, v in enumerate(values))
+            self._cells = cells
+        return self._cells
 
     def table(self, table: str, i: int, column: str) -> object:
+        values = self.columns.get((table, column))
+        if values is not None:
+            return values[i] if 0 <= i < len(values) else ""
         return self.cells.get(("t", table, i, column), "")
 
     def field(self, key: str) -> object:
+        if key in self.fields:
+            return self.fields[key]
         return self.cells.get(("f", key), "")
 
 
@@ -42,9 +64,9 @@ class _Computer:
         self.ctx = Context({k: v[lang] for k, v in tpl.markers.items()},
                            {k: v[lang] for k, v in tpl.lists.items()}, today or date.today())
         self.by_name = {fl.spec.name: key for key, fl in layout.fields.items() if fl.spec.name}
-        self.out = Values()
         self.fields: dict[str, object] = {}
         self.columns: dict[tuple[str, str], list] = {}
+        self.fallbacks: dict[Key, float] = {}
         self.busy: set[tuple] = set()
 
     def _enter(self, key: tuple) -> None:
@@ -94,8 +116,10 @@ class _Computer:
         if spec.value is not None:
             values = [spec.value] * n
         elif spec.formula is None:
-            rows = self.retro.rows(table)
-            values = [self.entry(rows[i].get(col)) if i < len(rows) else "" for i in range(n)]
+            values = [r.get(col) for r in self.retro.rows(table)[:n]]
+            if None in values or any(isinstance(v, Link) for v in values):
+                values = [self.entry(v) for v in values]
+            values += [""] * (n - len(values))
         else:
             source = table if tl.excel_table else self.layout.template.sheet(table).source
             values = self.apply(spec.formula, n, lambda ref: self.column(source, ref),
@@ -110,27 +134,30 @@ class _Computer:
         for arg, ref in rule.args.items():
             known, value = self.constant(ref)
             args[arg] = [value] * n if known else (local(ref) + [""] * n)[:n]
-        fn, ctx, names = RULES[rule.rule], self.ctx, list(args)
-        rows = [dict(zip(names, row)) for row in zip(*args.values())] if args else [{} for _ in range(n)]
         if rule.rule == "number" and table is not None:
             # A text entry that reads as a number: the parsed value becomes the formula's fallback.
             x = rule.args["x"]
-            for i, kw in enumerate(rows):
-                fb = fallback_number(kw["x"])
-                if fb is not None:
-                    self.out.fallbacks[("t", table, i, x)] = fb
-                    kw["fallback"] = fb
-        return [fn(ctx, **kw) for kw in rows]
+            args["fallback"] = fallback = list(args.get("fallback", args["x"]))
+            for i, value in enumerate(args["x"]):
+                if type(value) is str and value:
+                    fb = fallback_number(value)
+                    if fb is not None:
+                        self.fallbacks[("t", table, i, x)] = fb
+                        fallback[i] = fb
+        fn = RULES[rule.rule]
+        params = fn.__code__.co_varnames[1:fn.__code__.co_argcount]   # the arguments after ctx, in order
+        if set(params) == set(args):     # positional calls down the columns: no dict per row
+            return list(map(fn, repeat(self.ctx, n), *(args[p] for p in params)))
+        names = list(args)
+        return [fn(self.ctx, **dict(zip(names, row))) for row in zip(*args.values())]
 
     def run(self) -> Values:
-        cells = self.out.cells
         for key in self.layout.fields:
-            cells[("f", key)] = self.field(key)
+            self.field(key)
         for table, tl in self.layout.tables.items():
             for c in tl.spec.columns:
-                for i, v in enumerate(self.column(table, c.key)):
-                    cells[("t", table, i, c.key)] = v
-        return self.out
+                self.column(table, c.key)
+        return Values(fallbacks=self.fallbacks, fields=self.fields, columns=self.columns)
 
 
 def compute(layout: Layout, retro: Retrospective, today: date | None = None) -> Values:

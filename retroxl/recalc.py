@@ -92,25 +92,34 @@ def _write_values(book: Book, checked: Checked) -> tuple[int, int]:
             if not formulas:
                 continue
             number_of = column.formula.args["x"] if column.formula and column.formula.rule == "number" else None
-            fallbacks = [values.fallbacks.get(("t", table, i, number_of)) for i in range(n)] if number_of else None
+            fallbacks: list[float | None] | None = None
+            if number_of:
+                fallbacks = [None] * n
+                for (_, t, i, x), fb in values.fallbacks.items():
+                    if t == table and x == number_of and i < n:
+                        fallbacks[i] = fb
             texts = matcher.column(table, column.key, formulas, fallbacks)
+            computed = values.columns.get((table, column.key)) or [""] * n
             cached = td.values[column.key]
-            cells = values.cells
-            block: list[list[Formula | None]] = []
-            for i, (formula, text) in enumerate(zip(formulas, texts)):
-                if text is None:
-                    block.append([None])
-                    continue
-                kept += 1
-                value = cells.get(("t", table, i, column.key), "")
-                if text == formula and same_value(cached[i], value):
-                    block.append([None])
-                    continue
-                block.append([Formula(text, value)])
-                changed += 1
-            if any(b[0] is not None for b in block):
-                sheet, row0, col = td.place(0, column.key)  # type: ignore[misc]
-                book.write_formulas(sheet, row0, col, block)
+            kept += len(texts) - texts.count(None)
+            if texts == formulas and cached == computed and list(map(type, cached)) == list(map(type, computed)):
+                continue        # every formula ours and every cached value right (compared at C speed)
+            stale = [t is not None and (t != f or (old != new or type(old) is not type(new)) and (   # floats inline
+                         not abs(old - new) <= 1e-15 * max(abs(old), abs(new))
+                         if type(old) is float and type(new) is float else _differs(old, new)))
+                     for f, t, old, new in zip(formulas, texts, cached, computed)]
+            if not any(stale):
+                continue
+            first, last = stale.index(True), len(stale) - 1 - stale[::-1].index(True)
+            writes = [t if s else None for t, s in zip(texts[first:last + 1], stale[first:last + 1])]
+            sheet, row0, col = td.place(first, column.key)  # type: ignore[misc]
+            write_column = getattr(book, "write_formula_column", None)
+            if write_column is not None:      # the file adapter's bulk write: no Formula per cell
+                write_column(sheet, row0, col, writes, computed[first:last + 1])
+            else:
+                book.write_formulas(sheet, row0, col, [[None if t is None else Formula(t, v)]
+                                                       for t, v in zip(writes, computed[first:last + 1])])
+            changed += sum(stale)
     for key, fd in data.fields.items():
         text = None
         if fd.formula is not None and data.layout.fields[key].spec.formula is not None:
@@ -124,6 +133,13 @@ def _write_values(book: Book, checked: Checked) -> tuple[int, int]:
             book.write_formulas(sheet, row, col, [[Formula(text, value)]])
             changed += 1
     return kept, changed
+
+
+def _differs(old: object, new: object) -> bool:
+    """Whether a cached value read (``old``) is not yet ``new``; two floats are compared inline (most cells)."""
+    if type(old) is float and type(new) is float:
+        return old != new and not abs(old - new) <= 1e-15 * max(abs(old), abs(new))
+    return not (old == new and type(old) is type(new)) and not same_value(old, new)
 
 
 def _write_schedule(book: Book, checked: Checked) -> None:

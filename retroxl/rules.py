@@ -13,6 +13,7 @@ from datetime import date, datetime
 from .engine import metrics
 from .engine.numbers import parse_quantity
 
+_INF = float("inf")
 
 
 class ExcelError(str):
@@ -36,11 +37,16 @@ class Context:
 
     def __init__(self, markers: dict[str, str], lists: dict[str, list[str]], today: date) -> None:
         self.markers, self.lists, self.today = markers, lists, today
+        self.lower = lists["direction"][1] if len(lists.get("direction", ())) > 1 else None   # 越低越好
 
     def shown(self, m: metrics.Metric) -> object:
-        """The cell value for a metric: the number, "" for a blank input, else the marker."""
+        """The cell value for a metric: the number, "" for a blank input, else the marker.
+
+        A quotient too large for a double (2 ÷ 1e-308) is #NUM! in Excel, which the
+        formula's IFERROR turns into the not-a-number marker: so here too.
+        """
         if m.value is not None:
-            return m.value
+            return m.value if -_INF < m.value < _INF else self.markers[metrics.NOT_NUMBER]
         return "" if m.reason == metrics.BLANK else self.markers[m.reason]
 
 
@@ -53,6 +59,8 @@ def fallback_number(x: object) -> object:
 
 
 def _number(ctx: Context, x: object, fallback: object) -> object:
+    if type(x) is float:     # the common case first
+        return x
     if isinstance(x, ExcelError):
         return ctx.markers["not_number"]
     if is_number(x):
@@ -61,7 +69,19 @@ def _number(ctx: Context, x: object, fallback: object) -> object:
 
 
 def _numbers(column: list) -> list[float]:
-    return [v for v in map(metrics.as_float, column) if v is not None]
+    """The finite numbers of a column, as floats (floats checked inline: most cells)."""
+    return [x for x in (v if type(v) is float and -_INF < v < _INF else metrics.as_float(v) for v in column)
+            if x is not None]
+
+
+def _average(column: list) -> object:
+    numbers = _numbers(column)
+    return sum(numbers) / len(numbers) if numbers else ""
+
+
+def _total(column: list) -> object:
+    numbers = _numbers(column)
+    return sum(numbers) if numbers else ""
 
 
 def _overdue(ctx: Context, deadline: object, status: object) -> object:
@@ -73,29 +93,54 @@ def _count_equal(ctx: Context, column: list, value: object) -> int:
     return sum(1 for v in column if not is_blank(v) and str(v) == str(value))
 
 
-def _lower(ctx: Context) -> str:
-    return ctx.lists["direction"][1]
+def _attainment(ctx: Context, actual: object, target: object, direction: object) -> object:
+    # Two finite numbers and a valid target (the common case) divide at once; anything else goes through metrics.
+    if type(actual) is float and type(target) is float and 0 < target < _INF and -_INF < actual < _INF:
+        if direction != ctx.lower:
+            q = actual / target
+            if -_INF < q < _INF:
+                return q
+        elif actual > 0:
+            q = target / actual
+            if q < _INF:
+                return q
+    lower = direction == ctx.lower and ctx.lower is not None
+    return ctx.shown(metrics.attainment(actual, target, metrics.LOWER if lower else metrics.HIGHER))
+
+
+def _chart_actual(ctx: Context, attainment: object, actual: object, target: object) -> object:
+    if type(attainment) is not float and not is_number(attainment):
+        return ""
+    q = actual / target    # type: ignore[operator]
+    return q if -_INF < q < _INF else ctx.markers[metrics.NOT_NUMBER]
+
+
+def _variance(ctx: Context, actual: object, previous: object) -> object:
+    if type(actual) is float and type(previous) is float and 0 < previous < _INF and -_INF < actual < _INF:
+        q = actual / previous
+        if -_INF < q < _INF:
+            return q - 1
+    return ctx.shown(metrics.variance(actual, previous))
 
 
 RULES: dict[str, Callable[..., object]] = {
     "number": _number,
-    "attainment": lambda ctx, actual, target, direction: ctx.shown(
-        metrics.attainment(actual, target, metrics.LOWER if direction == _lower(ctx) else metrics.HIGHER)),
-    "variance": lambda ctx, actual, previous: ctx.shown(metrics.variance(actual, previous)),
+    "attainment": _attainment,
+    "variance": _variance,
     "budget_rate": lambda ctx, spent, budget: ctx.shown(metrics.budget_rate(spent, budget)),
     "roi": lambda ctx, returns, cost: ctx.shown(metrics.roi(returns, cost)),
     "net_roi": lambda ctx, returns, cost: ctx.shown(metrics.net_roi(returns, cost)),
     "overdue": _overdue,
-    "total": lambda ctx, column: sum(_numbers(column)) if _numbers(column) else "",
+    "total": lambda ctx, column: _total(column),
     "count_attained": lambda ctx, column: sum(1 for v in _numbers(column) if v >= 1),
     "count_numbers": lambda ctx, column: len(_numbers(column)),
-    "average_numbers": lambda ctx, column: (sum(_numbers(column)) / len(_numbers(column))) if _numbers(column) else "",
+    "average_numbers": lambda ctx, column: _average(column),
     "count_equal": _count_equal,
     "ref": lambda ctx, x: x,
     "chart_label": lambda ctx, x: "" if is_blank(x) else x,
-    "chart_target": lambda ctx, attainment: 1 if is_number(attainment) else "",
-    "chart_actual": lambda ctx, attainment, actual, target: actual / target if is_number(attainment) else "",
-    "chart_attainment": lambda ctx, attainment: attainment if is_number(attainment) else "",
+    "chart_target": lambda ctx, attainment: 1 if type(attainment) is float or is_number(attainment) else "",
+    "chart_actual": _chart_actual,
+    "chart_attainment": lambda ctx, attainment: attainment if type(attainment) is float or is_number(attainment) else "",
 }
 
 

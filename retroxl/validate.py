@@ -187,8 +187,14 @@ class FormulaMatcher:
         ours = self._ours.get(ck)
         if ours is None or len(ours) != len(formulas):
             known = self._known.setdefault(("t", table, col), set())   # texts already found to be ours
-            ours = self._ours[ck] = [f is not None and (f in known or self.ours(("t", table, i, col), f))
-                                     for i, f in enumerate(formulas)]
+            expected: list[str | None] = [None] * len(formulas)
+            if self.computed(table, col) and self._has_formula(table, col):
+                text, _, first = self._column(("t", table, 0, col))
+                if first is not None and self._FALLBACK not in text:   # the dashboard's: one text per row
+                    parts = text.split(self._ROW)
+                    expected = [str(first + i).join(parts) for i in range(len(formulas))]
+            ours = self._ours[ck] = [f is not None and (f in known or f == e or self.ours(("t", table, i, col), f))
+                                     for i, (f, e) in enumerate(zip(formulas, expected))]
         if not self.computed(table, col) or not self._has_formula(table, col):
             return [f if ok else None for f, ok in zip(formulas, ours)]
         template = self._column(("t", table, 0, col))[0]
@@ -311,7 +317,10 @@ def _book_findings(data: BookData, matcher: FormulaMatcher) -> list[Finding]:
         for col_key, formulas in td.formulas.items():
             if not matcher.computed(table, col_key):
                 continue
-            for i, (formula, kept) in enumerate(zip(formulas, matcher.column(table, col_key, formulas))):
+            texts = matcher.column(table, col_key, formulas)
+            if texts.count(None) == formulas.count(None):    # no formula turned down
+                continue
+            for i, (formula, kept) in enumerate(zip(formulas, texts)):
                 if formula is not None and kept is None:
                     sheet, row, col = td.place(i, col_key)  # type: ignore[misc]
                     out.append(Finding(sheet, a1(row, col), CODES["R002"][0], "R002", replaced))
@@ -328,18 +337,27 @@ def _number(x: object) -> float | None:
 
 def _metrics(data: BookData, values: Values) -> list[dict]:
     out = []
+    directions: dict[object, str] = {}
     for table, name_col in (("goals", "goal"), ("indicators", "indicator")):
         tl = data.layout.tables.get(table)
         if tl is None:
             continue
+        rows = data.retro.rows(table)
         cols = {c.key for c in tl.spec.columns}
         entry_keys = [c.key for c in tl.spec.columns if not c.computed]
-        for i, row in enumerate(data.retro.rows(table)):
+        numbers = [[v if type(v) is float else _number(v) for v in values.columns.get((table, col)) or
+                    [values.table(table, i, col) for i in range(len(rows))]] if col in cols else [None] * len(rows)
+                   for col in ("target_n", "actual_n", "attainment", "previous_n", "variance")]
+        for i, (row, target, actual, attainment, previous, variance) in enumerate(zip(rows, *numbers)):
             if not any(row.get(k) not in (None, "") for k in entry_keys):
                 continue
-            get = lambda col: _number(values.table(table, i, col)) if col in cols else None  # noqa: E731
+            d = row.get("direction")
+            direction = directions.get(d) if isinstance(d, (str, type(None))) else None
+            if direction is None:
+                direction = normalize_direction(d)
+                if isinstance(d, (str, type(None))):
+                    directions[d] = direction
             out.append({"sheet": tl.sheet, "row": tl.first_row + i + 1, "name": str(row.get(name_col) or ""),
-                        "direction": normalize_direction(row.get("direction")),
-                        "target": get("target_n"), "actual": get("actual_n"), "attainment": get("attainment"),
-                        "previous": get("previous_n"), "variance": get("variance")})
+                        "direction": direction, "target": target, "actual": actual, "attainment": attainment,
+                        "previous": previous, "variance": variance})
     return out

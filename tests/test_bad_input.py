@@ -12,6 +12,7 @@ Most files are made here; ``fixtures/encrypted.xlsx`` (msoffcrypto-tool) and
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import shutil
@@ -25,12 +26,15 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_importer import INDICATORS, write_seed
 
 from retroxl.books.safety import MAX_CELLS, MAX_ROWS, check_workbook
 from retroxl.cli import main
 from retroxl.errors import RetroxlError
 from retroxl.importer import import_workbook
+from retroxl.layout import col_letter
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 EXCEL_MADE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "excel-made"
@@ -257,6 +261,119 @@ CORPUS: dict[str, tuple[Callable[[Path], Path], str]] = {
 }
 
 
+# Sheets that make python-calamine allocate a huge grid in ways a cheap check could miss: the reference
+# that is too far sits in the middle, is written in lower case or with other quotes, or there is none and
+# python-calamine counts positions itself. (Each stays a small file.)
+_MAIN_NS = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+
+def _sheet_end(tail: bytes) -> Callable[[bytes], bytes]:
+    return lambda xml: xml.replace(b"</sheetData>", tail + b"</sheetData>")
+
+
+HOSTILE: dict[str, tuple[Callable[[bytes], bytes], str]] = {
+    "far-row-in-the-first-row": (lambda xml: xml.replace(b'<row r="1">', b'<row r="1"><c r="A1000000"><v>1</v></c>'),
+                                 "has cells down to row 1,000,000"),
+    "far-column-in-lower-case": (_sheet_end(b'<row r="400"><c r="xfd400"><v>1</v></c></row>'),
+                                 "has cells out to XFD400 (6,553,600 cells)"),
+    "reference-in-other-quotes": (_sheet_end(b"<row r='400'><c r = 'A1000000'><v>1</v></c></row>"),
+                                  "has cells down to row 1,000,000"),
+    "reference-on-prefixed-cell": (_sheet_end(b'<row r="400"><x:c xmlns:x="' + _MAIN_NS + b'" r="A1000000">'
+                                              b'<x:v>1</x:v></x:c></row>'), "has cells down to row 1,000,000"),
+    "cells-without-reference": (_sheet_end(b'<row r="300">' + b"<c><v>1</v></c>" * 20_000 + b"</row>"),
+                                f"has cells out to {col_letter(19_999)}300 (6,000,000 cells)"),
+    "rows-without-reference": (_sheet_end(b"<row><c><v>1</v></c></row>" * 100_001),   # more than one chunk
+                               "has cells down to row 100,027"),
+    "empty-cells-without-reference": (_sheet_end(b'<row r="300">' + b"<c/>" * 20_000 + b"<c><v>1</v></c></row>"),
+                                      f"has cells out to {col_letter(20_000)}300 (6,000,300 cells)"),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_sheets_are_measured_as_python_calamine_would_place_their_cells(tmp_path, name):
+    edit, expected = HOSTILE[name]
+    path = _in_sheet(tmp_path, f"{name}.xlsx", edit)
+    with pytest.raises(RetroxlError, match=re.escape(expected)):
+        check_workbook(path)
+
+
+def test_a_dtd_behind_a_comment_and_utf16_xml_are_refused(tmp_path):
+    hidden = _in_sheet(tmp_path, "hidden-dtd.xlsx", lambda xml: b"<!-- <worksheet> -->" + _LAUGHS[21:] + xml)
+    with pytest.raises(RetroxlError, match=f"part {SHEET} declares a DTD"):
+        check_workbook(hidden)
+    wide = _in_sheet(tmp_path, "utf16.xlsx", lambda xml: xml.decode("utf-8").encode("utf-16"))
+    with pytest.raises(RetroxlError, match=f"part {SHEET} is UTF-16 XML"):
+        check_workbook(wide)
+
+
+_FRAGMENTS = [b"<c>", b'<c r="A1000000">', b"r='Z9'", b"<row>", b"</row>", b"<c/>", b"<row/>", b"r =", b'"', b"'",
+              b"<", b">", b"<!DOCTYPE x>", b"<!--", b"sheetData", b"</sheetData>", b'<x:c r="B2">', b"\x00",
+              b"9" * 30]
+
+
+@settings(max_examples=120, deadline=None)
+@given(part=st.sampled_from([SHEET, "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/styles.xml"]),
+       edits=st.lists(st.tuples(st.floats(0, 1), st.sampled_from(_FRAGMENTS), st.integers(0, 12)), min_size=1,
+                      max_size=4))
+def test_a_mangled_part_passes_or_gives_one_clear_error(tmp_path_factory, part, edits):
+    """Whatever is inserted or cut, the check and the collect reader raise RetroxlError or nothing else."""
+    from retroxl.collect import CalamineBook
+
+    tmp = tmp_path_factory.mktemp("mangled")
+
+    def mangle(name: str, data: bytes) -> bytes:
+        if name != part:
+            return data
+        for where, fragment, cut in edits:
+            at = int(where * len(data))
+            data = data[:at] + fragment + data[at + cut:]
+        return data
+
+    path = _rewrite(_seed(tmp), tmp / "mangled.xlsx", mangle)
+    try:
+        book = CalamineBook(check_workbook(path, path.read_bytes()))
+        for sheet in book.sheet_names():
+            book.extent(sheet)
+    except RetroxlError as e:
+        assert "\n" not in str(e)
+
+
+def _rows(first: int, last: int) -> bytes:
+    return b"".join(b'<row r="%d"><c r="B%d" t="n"><v>%d</v></c></row>' % (i, i, i) for i in range(first, last + 1))
+
+
+def test_a_sheet_of_exactly_max_rows_passes_and_one_more_row_is_refused(tmp_path):
+    """Honest sheets near the limit: several chunks, and the exact count decides (no false alarm)."""
+    full = _in_sheet(tmp_path, "full.xlsx", _sheet_end(_rows(27, MAX_ROWS)))
+    check_workbook(full)
+    over = _in_sheet(tmp_path, "over.xlsx", _sheet_end(_rows(27, MAX_ROWS + 1)))
+    with pytest.raises(RetroxlError, match=f"has cells down to row {MAX_ROWS + 1:,}"):
+        check_workbook(over)
+
+
+@pytest.mark.parametrize("tail", [
+    b"<row><c><v>1</v></c><c><v>2</v></c></row>" * 30,                              # no references at all
+    b'<row r="40"><c r="C40"><v>1</v></c><c><v>2</v></c></row><row><c><v>3</v></c></row>',  # after a reference
+    b"<row r='45'><c r = 'AB45'><v>1</v></c></row>",                                 # other quotes and spaces
+    b'<row r="50"><c r="H50"/><c><v>1</v></c></row>',                                 # an empty cell takes a column
+    b'<row r="60"><x:c xmlns:x="' + _MAIN_NS + b'"><x:v>1</x:v></x:c></row>',       # a prefixed cell
+    b'<row r="3"><c r="J70"><v>1</v></c></row>',                                       # rows out of order
+    b'<row r="30"/><row/><row><c/><c><v>1</v></c></row>',                              # empty rows and cells
+], ids=["no-references", "after-a-reference", "other-quotes", "empty-element", "prefixed", "out-of-order",
+        "empty-rows"])
+def test_the_walk_places_cells_where_python_calamine_does(tmp_path, tail):
+    from python_calamine import CalamineWorkbook
+
+    from retroxl.books.safety import _walk
+
+    path = _in_sheet(tmp_path, "odd.xlsx", _sheet_end(tail))
+    check_workbook(path)  # small: passes
+    with zipfile.ZipFile(path) as zf:
+        walked = _walk([zf.read(SHEET)])
+    sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
+    assert walked == (sheet.end[0] + 1, sheet.end[1] + 1)
+
+
 def _digest(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
@@ -357,6 +474,25 @@ def test_numbers_beyond_float_range_are_no_crash(tmp_path, text, command):
 def test_an_unreadable_number_keeps_its_text(tmp_path):
     report = import_workbook(_number_cell(tmp_path, "huge.xlsx", b"1" + b"0" * 400), tmp_path / "out.xlsx")
     assert report.retro.rows("indicators")[0]["actual"] == "1" + "0" * 400  # kept, then flagged as not a number
+
+
+def _calamine_values(data: bytes) -> list:
+    from python_calamine import CalamineWorkbook
+
+    book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    return [(name, book.get_sheet_by_name(name).to_python()) for name in book.sheet_names]
+
+
+def test_python_calamine_reads_the_same_from_the_checked_parts(tmp_path):
+    """collect hands python-calamine the parts the check inflated (stored): the values must not change."""
+    from retroxl.generate import demo_workbook
+
+    books = [demo_workbook(tmp_path / "demo.xlsx"), _seed(tmp_path)]
+    books += sorted(p for p in EXCEL_MADE.glob("*.xls*")) if EXCEL_MADE.is_dir() else []
+    for path in books:
+        data = Path(path).read_bytes()
+        package = check_workbook(path, data)
+        assert package.inflated and _calamine_values(package.checked_zip()) == _calamine_values(data), path
 
 
 @pytest.mark.skipif(not EXCEL_MADE.is_dir(), reason="shared/fixtures/excel-made is not beside the repository")

@@ -65,6 +65,8 @@ EDGE = Retrospective(
             {"goal": "文字目标", "target": "120万次", "actual": 1_500_000},
             {"goal": "无法识别", "target": "很多", "actual": 3},
             {"goal": "像错误值的文字", "target": "#DIV/0!", "actual": 3},
+            {"goal": "商超出范围", "direction": "越高越好", "target": 1e-300, "actual": 1e10},      # #NUM! in Excel
+            {"goal": "越低越好商超出范围", "direction": "越低越好", "target": 1e10, "actual": 1e-300},
         ],
         "indicators": [
             {"type": "成本", "indicator": "获客成本", "unit": "元", "direction": "越低越好", "target": 20,
@@ -73,6 +75,7 @@ EDGE = Retrospective(
              "previous": 0},
             {"type": "转化", "indicator": "转化率", "unit": "%", "target": "5%", "actual": "6.2%", "previous": "-"},
             {"type": "流量", "indicator": "空行"},
+            {"type": "流量", "indicator": "环比超出范围", "target": 100, "actual": 1e10, "previous": 1e-300, "source": "后台"},
         ],
         "actions": [
             {"problem": "过期未完成", "impact": "高", "measure": "补救", "owner": "王", "deadline": date(2024, 1, 1),
@@ -96,7 +99,7 @@ def test_edge_cases_agree_with_libreoffice(tmp_path, soffice, lang):
     layout, _ = _layout_values(EDGE, lang)
     tpl = layout.template
     m = {k: tpl.marker(k, lang) for k in tpl.markers}
-    got = _column(grid, layout, "goals", "attainment", 8)
+    got = _column(grid, layout, "goals", "attainment", 10)
     assert got[0] == m["bad_target"]
     assert got[1] in ("", None)
     assert got[2] == pytest.approx(50 / 40)
@@ -105,10 +108,11 @@ def test_edge_cases_agree_with_libreoffice(tmp_path, soffice, lang):
     assert got[5] == pytest.approx(1.25)      # 120万次 read through the hidden number column
     assert got[6] == m["not_number"]
     assert got[7] == m["not_number"]
+    assert got[8] == got[9] == m["not_number"]  # a quotient beyond a double's range: #NUM!, caught
     ind = _column(grid, layout, "indicators", "attainment", 3)
     assert ind[0] == pytest.approx(20 / 25)
     assert ind[1] == pytest.approx(3.7 / 3)  # ROI 3700 / 1000 from 成本收益, against the text target 1:3
-    assert _column(grid, layout, "indicators", "variance", 3)[1] == m["bad_previous"]
+    assert _column(grid, layout, "indicators", "variance", 5)[1::3] == [m["bad_previous"], m["not_number"]]
     assert _column(grid, layout, "actions", "overdue", 3) == [m["overdue"], None, None]
     assert _column(grid, layout, "costs", "budget_rate", 2)[0] == m["bad_budget"]
 

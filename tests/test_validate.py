@@ -151,6 +151,21 @@ def test_the_published_example_has_its_golden_figures(tmp_path: Path) -> None:
     assert indicators[2]["actual"] == pytest.approx(3.8)       # ROI taken from 成本收益 (1:3.8)
 
 
+def test_english_about_sheet_where_a_label_is_also_the_title(tmp_path: Path) -> None:
+    """On the English About sheet "Campaign" titles the block and labels the campaign field below it."""
+    from retroxl.books.reader import read_book
+
+    path = demo_workbook(tmp_path / "en.xlsx", lang="en", today=TODAY)
+    with OoxmlBook(path) as book:
+        data = read_book(book, load_template())
+    assert data.retro.info["campaign"] == demo_retrospective().info["campaign"]
+    assert data.fields["campaign"].where == ("About", 2, 1) and data.fields["owner"].where == ("About", 5, 1)
+    type_into(path, {"About": {"B3": ""}})                      # not filled yet: still the field's own row
+    with OoxmlBook(path) as book:
+        data = read_book(book, load_template())
+    assert "campaign" not in data.retro.info and data.fields["campaign"].where == ("About", 2, 1)
+
+
 def test_validate_only_reads(messy: Path) -> None:
     before = messy.read_bytes()
     validate(messy, today=TODAY)
@@ -223,6 +238,28 @@ def test_rules_run_on_plain_records_without_a_workbook() -> None:
     # "线下到店转化率未达标（90%）", every improvement says what, who and when
     assert [(i.where, i.code) for i in issues] == [(("t", "goals", 2, "attainment"), "R204")]
     assert plan.values.table("goals", 2, "attainment") == pytest.approx(0.9)
+
+
+def test_a_quotient_beyond_a_double_is_not_a_number() -> None:
+    """2 ÷ 1e-308 is #NUM! in Excel (the formulas' IFERROR shows 非数值): never inf on the Python side."""
+    from retroxl.rules import RULES, Context
+
+    tpl = load_template()
+    ctx = Context({k: v["zh"] for k, v in tpl.markers.items()}, {k: v["zh"] for k, v in tpl.lists.items()}, TODAY)
+    marker = tpl.marker("not_number", "zh")
+    assert RULES["attainment"](ctx, 2.0, 1e-308, "越高越好") == marker
+    assert RULES["attainment"](ctx, 1e-308, 2.0, "越低越好") == marker
+    assert RULES["attainment"](ctx, -2.0, 1e-308, "越高越好") == marker
+    assert RULES["variance"](ctx, 2, 1e-308) == RULES["roi"](ctx, 2.0, 1e-308) == marker
+    assert RULES["net_roi"](ctx, 2.0, 1e-308) == RULES["budget_rate"](ctx, 2.0, 1e-308) == marker
+    assert RULES["chart_actual"](ctx, 1e-300, 1e10, 1e-300) == marker
+    assert RULES["attainment"](ctx, 3.0, 2.0, "越高越好") == 1.5 and RULES["variance"](ctx, 3.0, 2.0) == 0.5
+    # a finite but huge miss, and a problem in 表3 to compare it with: a finding, not an OverflowError
+    retro = Retrospective(tables={"goals": [{"goal": "曝光量", "target": 1.0, "actual": -1e307}],
+                                  "actions": [{"problem": "曝光不足", "measure": "加投", "owner": "王", "deadline": TODAY}]})
+    plan = plan_workbook(retro, today=TODAY)
+    assert ("R401", ("t", "goals", 0, "attainment")) in {(i.code, i.where) for i in check(tpl, "zh", plan.retro,
+                                                                                           plan.values, TODAY)}
 
 
 def test_hostile_text_never_breaks_the_rules() -> None:

@@ -25,7 +25,7 @@ from .base import MARK_AUTHOR, Block, CellRef, Formula, Mark, Rect, Value
 from .parts import (CT_COMMENTS, CT_VML, CT_WORKSHEET, STRICT_REL, T_COMMENTS, T_OFFICE_DOCUMENT, T_SHARED_STRINGS,
                     T_STYLES, T_TABLE, T_VML, T_WORKSHEET, WORKBOOK_ORDER, WORKSHEET_TAIL, ContentTypes, Rels,
                     insert_element, rels_path)
-from .sheetxml import SheetXml, attrs, escape, iter_blocks, parse_range, shared_strings, stored
+from .sheetxml import SheetXml, attrs, date_styles, escape, iter_blocks, parse_range, shared_strings, stored
 from .zippkg import Package
 
 MARK_FORMULA = 'N("retroxl")=0'        # identifies retroxl's mark formats, also after Excel re-saves the file
@@ -80,8 +80,7 @@ class OoxmlBook:
         self._styles: str | None = None
         self._rels_cache: dict[str, Rels] = {}
         self._full_calc = False
-        self._calamine = None
-        self._grids: dict[str, list[list[Value]] | None] = {}
+        self._date_styles: frozenset[int] | None = None
         self.sheets: dict[str, _Sheet] = {}
         self._order: list[str] = []
         for m in _SHEET_ELEMENT.finditer(self._sheets_block()):
@@ -102,9 +101,6 @@ class OoxmlBook:
 
     def close(self) -> None:
         self.pkg.close()
-        if self._calamine is not None:
-            self._calamine.close()
-            self._calamine = None
 
     def __enter__(self) -> OoxmlBook:
         return self
@@ -131,40 +127,24 @@ class OoxmlBook:
         if sh is None:
             raise RetroxlError(f"{self.path}: no worksheet named {name!r}")
         if sh.xml is None:
-            sh.xml = SheetXml(self.pkg.read(sh.part), _Strings(self))
+            sh.xml = SheetXml(self.pkg.read(sh.part), lambda: self.sst, self.date_styles)
         return sh
+
+    @property
+    def date_styles(self) -> frozenset[int]:
+        """The cell styles whose number format shows a date: their numbers read as dates."""
+        if self._date_styles is None:
+            rels = self.wb_rels.of_type(T_STYLES)
+            part = self.wb_rels.target(rels[0]) if rels else None
+            self._date_styles = date_styles(self.pkg.text(part)) if part and self.pkg.has(part) else frozenset()
+        return self._date_styles
 
     # ------------------------------------------------------------ reading
     def sheet_names(self) -> list[str]:
         return list(self._order)
 
     def extent(self, sheet: str) -> tuple[int, int]:
-        grid = self._grid(sheet)
-        if grid is None:
-            return self._sheet(sheet).xml.extent()  # type: ignore[union-attr]
-        rows = cols = 0
-        for r, row in enumerate(grid):
-            used = [c for c, v in enumerate(row) if v != ""]
-            if used:
-                rows, cols = r + 1, max(cols, used[-1] + 1)
-        formulas = self._sheet(sheet).xml._formula_cells()  # type: ignore[union-attr]
-        for r, c, _, _ in formulas:
-            rows, cols = max(rows, r + 1), max(cols, c + 1)
-        return rows, cols
-
-    def _grid(self, sheet: str) -> list[list[Value]] | None:
-        """The sheet's values as python-calamine reads them (fast), or None to use the own parser."""
-        if sheet not in self._grids:
-            self._sheet(sheet)
-            try:
-                if self._calamine is None:
-                    from python_calamine import CalamineWorkbook
-
-                    self._calamine = CalamineWorkbook.from_path(str(self.path))
-                self._grids[sheet] = self._calamine.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
-            except Exception:   # whatever calamine cannot read, the own parser reads (more slowly)
-                self._grids[sheet] = None
-        return self._grids[sheet]
+        return self._sheet(sheet).xml.extent()  # type: ignore[union-attr]
 
     def tables(self, sheet: str) -> dict[str, Rect]:
         sh = self._sheet(sheet)
@@ -189,24 +169,15 @@ class OoxmlBook:
         return self.read_both(sheet, rect)[1]
 
     def read_both(self, sheet: str, rect: Rect) -> tuple[list[list[Value]], list[list[str | None]]]:
-        """Values and formulas of a block: values from python-calamine, formulas from one pattern pass.
+        """Values and formulas of a block, from one pass over the sheet's XML.
 
         Reads see the workbook as it was opened; edits apply when it is saved.
         """
-        xml = self._sheet(sheet).xml
-        grid = self._grid(sheet)
-        if grid is None:
-            return xml.block(*rect)  # type: ignore[union-attr]
-        r0, c0, r1, c1 = rect
-        width = c1 - c0 + 1
-        values: list[list[Value]] = []
-        for r in range(r0, r1 + 1):
-            row = grid[r][c0:c1 + 1] if r < len(grid) else []
-            values.append([None if v == "" else v for v in row] + [None] * (width - len(row)))
-        for (r, c), err in xml.error_cells().items():  # type: ignore[union-attr]
-            if r0 <= r <= r1 and c0 <= c <= c1:
-                values[r - r0][c - c0] = err
-        return values, xml.formula_block(*rect)  # type: ignore[union-attr]
+        return self._sheet(sheet).xml.block(*rect)  # type: ignore[union-attr]
+
+    def read_columns(self, sheet: str, rect: Rect) -> tuple[list[list[Value]], list[list[str | None]]]:
+        """Values and formulas of a block, one list per column (what table readers want)."""
+        return self._sheet(sheet).xml.columns(*rect)  # type: ignore[union-attr]
 
     # ------------------------------------------------------------ writing cells
     def write_values(self, sheet: str, row: int, col: int, block: Block) -> None:
@@ -218,6 +189,15 @@ class OoxmlBook:
         xml = self._sheet(sheet).xml
         for r, c, f in iter_blocks(block, row, col):
             xml.put(r, c, f)  # type: ignore[union-attr]
+
+    def write_formula_column(self, sheet: str, row: int, col: int, texts: Sequence[str | None],
+                             values: Sequence[Value]) -> None:
+        """Formulas (None: leave the cell alone) and their cached values down one column, in bulk.
+
+        What :meth:`write_formulas` does for a one-column block, without a
+        :class:`Formula` per cell: recalc uses it when an adapter offers it.
+        """
+        self._sheet(sheet).xml.put_formulas(row, col, texts, values)  # type: ignore[union-attr]
 
     def request_full_recalc(self) -> None:
         self._full_calc = True
@@ -351,7 +331,6 @@ class OoxmlBook:
             return
         self.pkg.write(sh.part, text)
         sh.xml = None
-        self._grids[name] = None    # read it back with the own parser, from the new text
 
     def add_worksheet(self, name: str, text: str) -> str:
         """Add a worksheet part holding ``text`` as the last sheet; returns its part name."""
@@ -405,16 +384,6 @@ class OoxmlBook:
             if legacy:
                 rels.remove(legacy["Id"])
             sh.xml.tail = re.sub(r"<(?:\w+:)?legacyDrawing\b[^>]*?/>", "", sh.xml.tail)
-
-
-class _Strings:
-    """The shared string table, read only when a cell that uses it is read by the own parser."""
-
-    def __init__(self, book: OoxmlBook) -> None:
-        self.book = book
-
-    def __getitem__(self, i: int) -> str:
-        return self.book.sst[i]
 
 
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"

@@ -197,21 +197,20 @@ class _Reader:
     def table(self, tl: TableLayout, cols: dict[str, int]) -> None:
         lo, hi = min(cols.values()), max(cols.values())
         n = tl.rows
-        values, formulas = _read_both(self.book, tl.sheet, (tl.first_row, lo, tl.first_row + n - 1, hi))
-        by_col = list(zip(*values)) if values else []
-        f_by_col = list(zip(*formulas)) if formulas else []
+        by_col, f_by_col = _read_columns(self.book, tl.sheet, (tl.first_row, lo, tl.first_row + n - 1, hi))
         td = TableData(tl, cols, {}, {})
         entries: dict[str, list] = {}
         for c in tl.spec.columns:
             if c.key not in cols:
                 continue
             j = cols[c.key] - lo
-            column, fcolumn = list(by_col[j]), list(f_by_col[j])
+            column, fcolumn = by_col[j], f_by_col[j]
             td.values[c.key] = column
-            if any(f is not None for f in fcolumn):
+            if fcolumn.count(None) != len(fcolumn):
                 td.formulas[c.key] = fcolumn
             if c.computed:
-                if c.key not in td.formulas or any(f is None and v not in (None, "") for v, f in zip(column, fcolumn)):
+                if c.key not in td.formulas or None in fcolumn and any(
+                        f is None and v not in (None, "") for v, f in zip(column, fcolumn)):
                     # values typed over the formula (or no formula at all): checked against the computed ones
                     entries[c.key] = [v if f is None else None for v, f in zip(column, fcolumn)]
                 continue
@@ -259,16 +258,19 @@ class _Reader:
         n_rows, _ = self.book.extent(sheet)
         if n_rows == 0:
             return {}
-        labels = self.book.read(sheet, (0, 0, min(n_rows, 60) - 1, 0))
-        at: dict[str, int] = {}
-        for r, (v,) in enumerate(labels):
+        labels = self.book.read(sheet, (0, 0, min(n_rows, 60) - 1, 1))
+        at: dict[str, list[int]] = {}
+        for r, (v, _) in enumerate(labels):
             if isinstance(v, str):
-                at.setdefault(v.strip(), r)
+                at.setdefault(v.strip(), []).append(r)
         out = {}
         for f in spec.fields:
             for lang in (self.lang, *LANGS):
-                if f.label[lang] in at:
-                    out[f.key] = (at[f.label[lang]], 1)
+                rows = at.get(f.label[lang])
+                if rows:
+                    if len(rows) > 1:   # the label is also a title (English "Campaign" above the campaign field):
+                        rows = [r for r in rows if labels[r][1] not in (None, "")] or rows[1:]  # the one with a value
+                    out[f.key] = (rows[0], 1)
                     break
         return out
 
@@ -295,16 +297,14 @@ class _Reader:
             if heads != [c.header[self.lang] for c in sheet.table.columns] or limit == 0:
                 self.layout.tables[sheet.table.key] = replace(tl, rows=0)
                 continue
-            values, formulas = _read_both(self.book, tl.sheet, (tl.first_row, tl.first_col,
-                                                                 tl.first_row + limit - 1, tl.last_col))
-            rows = next((i for i, frow in enumerate(formulas) if frow[0] is None), len(formulas))
+            by_col, f_by_col = _read_columns(self.book, tl.sheet, (tl.first_row, tl.first_col,
+                                                                  tl.first_row + limit - 1, tl.last_col))
+            rows = next((i for i, f in enumerate(f_by_col[0]) if f is None), len(f_by_col[0]))
             tl = self.layout.tables[sheet.table.key] = replace(tl, rows=rows)
             cols = {c.key: tl.first_col + j for j, c in enumerate(sheet.table.columns)}
-            by_col = list(zip(*values[:rows])) or [()] * len(cols)
-            f_by_col = list(zip(*formulas[:rows])) or [()] * len(cols)
             self.data.tables[tl.spec.key] = TableData(
-                tl, cols, {c.key: list(by_col[j]) for j, c in enumerate(sheet.table.columns)},
-                {c.key: list(f_by_col[j]) for j, c in enumerate(sheet.table.columns)})
+                tl, cols, {c.key: list(by_col[j][:rows]) for j, c in enumerate(sheet.table.columns)},
+                {c.key: list(f_by_col[j][:rows]) for j, c in enumerate(sheet.table.columns)})
 
 
 def _read_both(book: Book, sheet: str, rect: tuple[int, int, int, int]):
@@ -313,6 +313,17 @@ def _read_both(book: Book, sheet: str, rect: tuple[int, int, int, int]):
     if both is not None:
         return both(sheet, rect)
     return book.read(sheet, rect), book.read_formulas(sheet, rect)
+
+
+def _read_columns(book: Book, sheet: str, rect: tuple[int, int, int, int]):
+    """Values and formulas of a block, one list per column."""
+    columns = getattr(book, "read_columns", None)
+    if columns is not None:
+        return columns(sheet, rect)
+    values, formulas = _read_both(book, sheet, rect)
+    width = rect[3] - rect[1] + 1
+    return [list(c) for c in zip(*values)] or [[] for _ in range(width)], \
+        [list(c) for c in zip(*formulas)] or [[] for _ in range(width)]
 
 
 def _date(value: Value) -> object:

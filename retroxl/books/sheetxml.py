@@ -6,18 +6,22 @@ written back: rows and cells are found with patterns, and edits splice new bytes
 for just the rows they touch. Everything else stays byte for byte, and a sheet
 whose cached values are already right is not rewritten at all.
 
-Speed matters (a 10,000-row table of long formulas is a 20 MB part): formulas are
-found with one pattern pass over the part, rows are indexed only when a cell is
-written, a written cell is found by its reference instead of parsing its row, and
-a cell that already holds what is written is left as it is.
+Speed matters (a 10,000-row table of long formulas is a 20 MB part): a block is
+read with one pattern match per row (groups for each cell's attributes, formula and
+value) and decoded a column at a time; rows of another shape fall back to parsing
+cell by cell. A cached value written down a column replaces just the bytes of the
+old value in place (the row pattern's match knows where they are), edits are spliced
+into the part in one pass, and a cell that already holds what is written is left
+as it is.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from ..errors import RetroxlError
 from ..layout import a1, col_letter
@@ -39,6 +43,9 @@ _R_ATTR = re.compile(rb'\br="([A-Z]{1,3})(\d+)"')
 _ROW_R = re.compile(rb'\br="(\d+)"')
 _DROP_RT = re.compile(rb'\s*\b(?:r|t)="[^"]*"')
 _SPANS = re.compile(rb'\bspans="(\d+):(\d+)"')
+_S_ATTR = re.compile(rb'\bs="(\d+)"')
+_NUMBER, _SHARED, _STR, _OTHER = 1, 2, 3, 4    # kinds of cells by their attributes
+_INF = float("inf")
 
 
 def col_index(letters: str | bytes) -> int:
@@ -47,6 +54,17 @@ def col_index(letters: str | bytes) -> int:
     for ch in (letters.decode() if isinstance(letters, bytes) else letters):
         n = n * 26 + ord(ch) - 64
     return n - 1
+
+
+class _Letters(dict):
+    """0-based column index → column letters (bytes), filled as columns are met."""
+
+    def __missing__(self, col: int) -> bytes:
+        self[col] = col_letter(col).encode()
+        return self[col]
+
+
+_LETTERS = _Letters()
 
 
 class _Columns(dict):
@@ -164,9 +182,8 @@ class _Patterns:
     t: re.Pattern           # <t> text runs of rich text
     rph: re.Pattern         # phonetic runs, not part of the text
     f: re.Pattern
-    formula_cell: re.Pattern   # a cell whose first child is <f>: (letters, row, f attrs, f text)
-    error_cell: re.Pattern     # a cell holding an error value: (letters, row, value)
     row_end: bytes
+    row_open: bytes
     cell_open: bytes
     prefix: bytes
 
@@ -188,15 +205,54 @@ def _patterns(prefix: str) -> _Patterns:
             t=re.compile(rb"<" + q + rb"t(?:\s[^>]*)?>(.*?)</" + q + rb"t>", re.S),
             rph=re.compile(rb"<" + q + rb"rPh\b.*?</" + q + rb"rPh>", re.S),
             f=re.compile(rb"<" + q + rb"f\b([^>]*?)(?:/>|>([^<]*)</" + q + rb"f>)", re.S),
-            formula_cell=re.compile(rb"<" + q + rb'c r="([A-Z]{1,3})(\d+)"[^>]*?><' + q + rb"f\b([^>]*?)(?:/>|>([^<]*)</"
-                                    + q + rb"f>)"),
-            error_cell=re.compile(rb"<" + q + rb'c r="([A-Z]{1,3})(\d+)"[^>]*?\bt="e"[^>]*>(?:<' + q + rb"f\b[^>]*?(?:/>|>"
-                                  rb"[^<]*</" + q + rb"f>))?<" + q + rb"v>([^<]*)</" + q + rb"v>"),
             row_end=b"</" + prefix.encode() + b"row>",
+            row_open=b"<" + prefix.encode() + b"row",
             cell_open=b"<" + prefix.encode() + b"c",
             prefix=prefix.encode(),
         )
     return _PATTERNS[prefix]
+
+
+_ROW_PATTERNS: dict[tuple[str, int, int], re.Pattern] = {}
+
+
+def _row_pattern(prefix: str, c0: int, c1: int) -> re.Pattern:
+    """One row whose cells all sit in columns c0..c1, in the usual shape, one group set per column.
+
+    Groups: 1 the row number, 2 the row's other attributes; per column j from 3 + 3j:
+    the cell's attributes (None: no cell), its <f> text and <v> text; last, an empty
+    group that matches when some cell has another shape (inline text, a shared
+    formula…: that row is parsed cell by cell). Nothing in it can run past the end of
+    its row; a self-closing row ends the match at its start tag, as the last group.
+    """
+    key = (prefix, c0, c1)
+    if key not in _ROW_PATTERNS:
+        q = re.escape(prefix.encode())
+        cells = b"".join(
+            rb"(?:<" + q + rb'c r="' + col_letter(c).encode() + rb'\d+"([^>/]*)(?:>(?:<' + q + rb"f>([^<]*)</" + q
+            + rb"f>)?(?:<" + q + rb"v>([^<]*)</" + q + rb"v>)?</" + q + rb"c>|/>))?" for c in range(c0, c1 + 1))
+        _ROW_PATTERNS[key] = re.compile(rb"<" + q + rb'row r="(\d+)"([^>]*)>(?:' + cells + rb"</" + q + rb"row>|())")
+    return _ROW_PATTERNS[key]
+
+
+def _texts_of(items: Sequence[bytes], prefix: str) -> list[str]:
+    """Many XML texts (none empty) decoded at once: ``prefix`` + the plain text of each."""
+    joined = b"\n".join(items)
+    if b"&" in joined or b"_x" in joined or joined.count(b"\n") != len(items) - 1:   # escapes: one by one
+        return [prefix + unescape(t.decode()) for t in items]
+    return [prefix + t for t in joined.decode().split("\n")]
+
+
+def from_serial(x: float) -> Value:
+    """A date-formatted number as a date (a datetime when it has a time of day); out of range: the number."""
+    if not 0 < x < 2958466:
+        return x
+    days = int(x)
+    base = _EPOCH if x >= 61 else _EPOCH + timedelta(days=1)   # Excel counts a 29 Feb 1900 that never was
+    seconds = round((x - days) * 86400)
+    if not seconds:
+        return (base + timedelta(days=days)).date()
+    return base + timedelta(days=days, seconds=seconds)
 
 
 @dataclass(slots=True)
@@ -213,9 +269,10 @@ class Row:
 class SheetXml:
     """One worksheet part: a lazy row index, cell edits kept aside until :meth:`render`."""
 
-    def __init__(self, data: bytes, shared_strings) -> None:  # a list, or anything indexable
+    def __init__(self, data: bytes, shared_strings, date_styles: frozenset[int] = frozenset()) -> None:
         self.data = data
-        self.sst = shared_strings
+        self._sst = shared_strings           # a list, or a function that reads it when first needed
+        self.date_styles = date_styles       # cell style indices whose number format shows a date
         m = re.search(rb"<(\w+:)?worksheet\b", data[:4096])
         if not m:
             raise RetroxlError("a worksheet part is not a worksheet")
@@ -243,9 +300,19 @@ class SheetXml:
         self._unshared: set[str] = set()
         self._escaped: dict[str, bytes] = {}   # formula text → escaped bytes (a column repeats one text)
         self._texts: dict[bytes, str] = {}     # and back
-        self._formula_list: list[tuple[int, int, bytes, bytes]] | None = None
-        self._formula_index: dict[int, list[tuple[int, bytes, bytes]]] | None = None
+        self._t_of: dict[bytes, str] = {}
+        self._kept: dict[bytes, bytes] = {}
+        self._kinds: dict[bytes | None, int] = {}   # cell attributes → how its value reads (_NUMBER, _SHARED, …)
+        self._fast: dict[int, tuple] = {}    # row → (its row-pattern match, first col, width, formulas read, index)
+        self._fast_recs: dict[int, Row] = {}
         self.edits: dict[int, dict[int, bytes]] = {}   # row → col → new <c> element
+        self._patches: dict[tuple[int, int], list[tuple[int, int, int, bytes]]] = {}   # (row, col) → in-cell splices
+
+    @property
+    def sst(self) -> list[str]:
+        if callable(self._sst):
+            self._sst = self._sst()
+        return self._sst
 
     # ------------------------------------------------------------ index
     @property
@@ -255,25 +322,22 @@ class SheetXml:
             if self._inner:
                 data, row_end = self.data, self.pat.row_end
                 start, stop = self._inner
-                implied = 0
-                pos = start
-                row_re = self.pat.row
-                while True:
-                    m = row_re.search(data, pos, stop)
-                    if m is None:
-                        break
+                heads = list(self.pat.row.finditer(data, start, stop))
+                ends = [m.start() for m in re.compile(re.escape(row_end)).finditer(data, start, stop)]
+                if len(ends) != sum(1 for m in heads if not m.group(2)):
+                    raise RetroxlError("a worksheet part is damaged (a row is not closed)")
+                implied, k = 0, 0
+                for m in heads:
                     r = _ROW_R.search(m.group(1))
                     implied = int(r.group(1)) - 1 if r else implied
                     if m.group(2):
                         rec = Row(implied, m.start(), m.end(), m.end(), m.end())
                     else:
-                        close = data.find(row_end, m.end(), stop)
-                        if close < 0:
-                            raise RetroxlError("a worksheet part is damaged (a row is not closed)")
+                        close = ends[k]
+                        k += 1
                         rec = Row(implied, m.start(), m.end(), close + len(row_end), close)
                     self._rows[implied] = rec
                     implied += 1
-                    pos = rec.end
         return self._rows
 
     def _cells(self, rec: Row) -> dict[int, tuple]:
@@ -325,67 +389,148 @@ class SheetXml:
 
     # ------------------------------------------------------------ reading
     def block(self, r0: int, c0: int, r1: int, c1: int) -> tuple[list[list[Value]], list[list[str | None]]]:
-        """Values and formulas of a block, ``None`` where a cell is empty or holds no formula."""
-        width = c1 - c0 + 1
-        rows = self.rows
-        values: list[list[Value]] = []
-        formulas: list[list[str | None]] = []
-        value, formula, cells_of = self._value, self._formula, self._cells
-        for r in range(r0, r1 + 1):
-            vrow: list[Value] = [None] * width
-            frow: list[str | None] = [None] * width
-            rec = rows.get(r)
-            if rec is not None and rec.close > rec.inner:
+        """Values and formulas of a block, one list per row, ``None`` where a cell is empty or holds no formula."""
+        values, formulas = self.columns(r0, c0, r1, c1)
+        return [list(r) for r in zip(*values)], [list(r) for r in zip(*formulas)]
+
+    def columns(self, r0: int, c0: int, r1: int, c1: int) -> tuple[list[list[Value]], list[list[str | None]]]:
+        """Values and formulas of a block, one list per column.
+
+        Rows whose cells all have the usual shape (a reference first, then ``<f>``
+        and ``<v>`` children, nothing outside the block's columns) are read with one
+        pattern match per row and decoded a column at a time; any other row is parsed
+        cell by cell.
+        """
+        width, height = c1 - c0 + 1, r1 - r0 + 1
+        scanned = self._scan(r0, c0, r1, c1)
+        if scanned is None:     # rows without a reference, or out of order: go by the row index
+            good, slow = [], [rec for r, rec in self.rows.items() if r0 <= r <= r1 and rec.close > rec.inner]
+        else:
+            good, slow = scanned
+        values, formulas = self._decode_rows(good, c0, width)
+        if len(good) != height or good[0][0] != r0:   # rows missing or read cell by cell: place each
+            at = [r - r0 for r, _ in good]
+            vcols: list[list[Value]] = [[None] * height for _ in range(width)]
+            fcols: list[list[str | None]] = [[None] * height for _ in range(width)]
+            for j in range(width):
+                for k, v, f in zip(at, values[j], formulas[j]):
+                    vcols[j][k], fcols[j][k] = v, f
+            value, formula, cells_of = self._value, self._formula, self._cells
+            for rec in slow:
                 for col, cell in cells_of(rec).items():
                     if c0 <= col <= c1:
-                        a, v = cell[1], cell[5]
-                        if v and b't="' not in a:          # a plain number: most cells
-                            try:
-                                vrow[col - c0] = float(v)
-                            except ValueError:
-                                vrow[col - c0] = value(cell)
-                        else:
-                            vrow[col - c0] = value(cell)
+                        vcols[col - c0][rec.index - r0] = value(cell)
                         if cell[2]:
-                            frow[col - c0] = formula(r, cell)
-            values.append(vrow)
-            formulas.append(frow)
+                            fcols[col - c0][rec.index - r0] = formula(rec.index, cell)
+            values, formulas = vcols, fcols
         return values, formulas
 
-    def formula_block(self, r0: int, c0: int, r1: int, c1: int) -> list[list[str | None]]:
-        """The formulas of a block, from one pattern pass over the sheet (values come from elsewhere)."""
-        grid: list[list[str | None]] = [[None] * (c1 - c0 + 1) for _ in range(r1 - r0 + 1)]
-        by_row = self._formula_rows()
-        formula = self._formula
-        for r in range(r0, r1 + 1):
-            for col, f_attrs, f_text in by_row.get(r, ()):
-                if c0 <= col <= c1:
-                    grid[r - r0][col - c0] = formula(r, (col, b"", b"<f", f_attrs, f_text))
-        return grid
+    def _scan(self, r0: int, c0: int, r1: int, c1: int) -> tuple[list[tuple[int, re.Match]], list[Row]] | None:
+        """The rows r0..r1 in one pass of the row pattern: (row, match) of each row it reads, and the other rows.
 
-    def _formula_rows(self) -> dict[int, list[tuple[int, bytes, bytes]]]:
-        if self._formula_index is None:
-            self._formula_index = {}
-            for r, col, f_attrs, f_text in self._formula_cells():
-                self._formula_index.setdefault(r, []).append((col, f_attrs, f_text))
-        return self._formula_index
+        None when the rows are not numbered in order (the caller then uses the row index).
+        """
+        if self._inner is None:
+            return [], []
+        data, opener = self.data, self.pat.row_open
+        good: list[tuple[int, re.Match]] = []
+        slow: list[Row] = []
+        last, prev_end = -1, self._inner[0]
+        fast_width = 3 + 3 * (c1 - c0 + 1)
+        for m in _row_pattern(self.p, c0, c1).finditer(data, *self._inner):
+            if m.start() != prev_end and data.find(opener, prev_end, m.start()) >= 0:   # a row the pattern missed
+                return None
+            r = int(m[1]) - 1
+            if r <= last:
+                return None
+            last = r
+            if r > r1:
+                break
+            if m.start(fast_width) < 0:            # every cell in the usual shape
+                prev_end = m.end()
+                if r >= r0:
+                    good.append((r, m))
+            elif m[2].endswith(b"/"):              # <row …/>: no cells
+                prev_end = m.end()
+            else:
+                close = data.find(self.pat.row_end, m.end())
+                if close < 0:
+                    raise RetroxlError("a worksheet part is damaged (a row is not closed)")
+                prev_end = close + len(self.pat.row_end)
+                if r >= r0:
+                    rec = self._fast_recs[r] = Row(r, m.start(), m.end(), prev_end, close)
+                    slow.append(rec)
+        return good, slow
 
-    def _formula_cells(self) -> list[tuple[int, int, bytes, bytes]]:
-        """(row, col, f attrs, f text) of every formula cell, in sheet order."""
-        if self._formula_list is None:
-            cols = _COLUMNS
-            lo, hi = self._inner or (0, 0)
-            self._formula_list = [(int(r) - 1, cols[c], a, t)
-                                  for c, r, a, t in self.pat.formula_cell.findall(self.data, lo, hi)]
-        return self._formula_list
+    def _rec(self, row: int) -> Row | None:
+        """The row record of ``row``: from the row pattern's match when it read the row, else the row index."""
+        rec = self._fast_recs.get(row)
+        if rec is not None:
+            return rec
+        hit = self._fast.get(row)
+        if hit is None:
+            return self.rows.get(row)
+        m = hit[0]
+        rec = self._fast_recs[row] = Row(row, m.start(), m.end(2) + 1, m.end(), m.end() - len(self.pat.row_end))
+        return rec
 
-    def error_cells(self) -> dict[tuple[int, int], ExcelError]:
-        """Cells holding an error value (#N/A, #DIV/0!): readers that lose them get them back from here."""
-        if b't="e"' not in self.data:
-            return {}
-        lo, hi = self._inner or (0, 0)
-        return {(int(r) - 1, _COLUMNS[c]): ExcelError(unescape(v.decode()))
-                for c, r, v in self.pat.error_cell.findall(self.data, lo, hi)}
+    def _decode_rows(self, good: list[tuple[int, re.Match]], c0: int,
+                     width: int) -> tuple[list[list[Value]], list[list[str | None]]]:
+        """Values and formulas, per column, of the rows the row pattern matched."""
+        if not good:
+            return [[] for _ in range(width)], [[] for _ in range(width)]
+        groups = list(zip(*(m.groups() for _, m in good)))
+        kinds, texts, decode, sst = self._kinds, self._texts, self._decode, self.sst
+        values, formulas = [], []
+        for j in range(width):
+            attrs_, fs, vs = groups[2 + 3 * j], groups[3 + 3 * j], groups[4 + 3 * j]
+            for a in set(attrs_) - kinds.keys():
+                self._kind(a)
+            kind = {kinds.get(a) for a in set(attrs_)}
+            try:   # the usual cells decoded inline: numbers, shared strings, formulas' text results
+                if kind == {_NUMBER}:
+                    values.append([float(v) if v else None for v in vs])
+                elif kind == {_SHARED}:
+                    values.append([sst[int(v)] if v else None for v in vs])
+                elif kind == {_STR} and all(fs) and all(vs):    # formulas' text results (the dashboard's labels)
+                    values.append(_texts_of(vs, ""))
+                else:
+                    values.append([(float(v) if v else None) if (k := kinds.get(a)) == _NUMBER
+                                   else (sst[int(v)] if v else None) if k == _SHARED
+                                   else (unescape(v.decode()) if v else "" if f else None) if k == _STR
+                                   else decode(a, f, v) for a, f, v in zip(attrs_, fs, vs)])
+            except (ValueError, IndexError):
+                values[j:] = [[decode(a, f, v) for a, f, v in zip(attrs_, fs, vs)]]
+            if len(set(fs)) * 4 < len(fs) or not all(fs):    # a column repeating one text (or a few): cached
+                formulas.append([None if not f else texts[f] if f in texts else self._text(f) for f in fs])
+            else:                                             # a text per row (the dashboard's): decoded at once
+                formulas.append(_texts_of(fs, "="))
+        for k, (r, m) in enumerate(good):      # what writes need: the match, and the formulas as read
+            self._fast[r] = (m, c0, width, formulas, k)
+        return values, formulas
+
+    def _decode(self, a: bytes | None, f: bytes | None, v: bytes | None) -> Value:
+        """One cell's value from its attributes and children (None: the cell is absent)."""
+        if a is None:
+            return None
+        return self._value((0, a, b"<f" if f else b"", b"", f or b"", v or b"", b""))
+
+    def _kind(self, a: bytes | None) -> None:
+        """How the value of a cell with attributes ``a`` reads: _NUMBER, _SHARED, _STR or _OTHER."""
+        t = _T_ATTR.search(a) if a is not None else None
+        t = t.group(1) if t else b"n"
+        self._kinds[a] = (_OTHER if a is None else _NUMBER if t == b"n" and not self._date_style(a)
+                          else _SHARED if t == b"s" else _STR if t == b"str" else _OTHER)
+
+    def _text(self, f: bytes) -> str:
+        text = self._texts[f] = "=" + unescape(f.decode())
+        return text
+
+    def _date_style(self, a: bytes) -> bool:
+        if not self.date_styles or b's="' not in a:
+            return False
+        m = _S_ATTR.search(a)
+        return bool(m) and int(m.group(1)) in self.date_styles
 
     def _value(self, cell: tuple) -> Value:
         a, v, inline = cell[1], cell[5], cell[6]
@@ -396,9 +541,10 @@ class SheetXml:
             return "" if t == b"str" and cell[2] else None
         if t == b"n":
             try:
-                return float(v)
+                x = float(v)
             except ValueError:
                 return unescape(v.decode())
+            return from_serial(x) if self._date_style(a) else x
         if t == b"s":
             try:
                 return self.sst[int(v)]
@@ -439,15 +585,16 @@ class SheetXml:
         if self._shared is None:
             self._shared = {}
             if b't="shared"' in self.data:
-                for r, col, f_attrs, f_text in self._formula_cells():
-                    if b"ref=" in f_attrs:
-                        a = attrs(f_attrs.decode())
-                        if a.get("t") == "shared":
-                            self._shared[a.get("si", "")] = (r, col, unescape(f_text.decode()))
+                for r, rec in self.rows.items():
+                    for col, cell in self._cells(rec).items():
+                        if b"ref=" in cell[3]:
+                            a = attrs(cell[3].decode())
+                            if a.get("t") == "shared":
+                                self._shared[a.get("si", "")] = (r, col, unescape(cell[4].decode()))
         return self._shared
 
     def _cell(self, row: int, col: int, ref: bytes | None = None) -> tuple | None:
-        rec = self.rows.get(row)
+        rec = self._rec(row)
         if rec is None:
             return None
         if rec.cells is not None:
@@ -456,6 +603,14 @@ class SheetXml:
             rec.found = {}
         if col in rec.found:
             return rec.found[col]
+        fast = self._fast.get(row)
+        if fast is not None:   # read by the row pattern: the row holds no other cells than the match's
+            m, g = fast[0], 3 + 3 * (col - fast[1])
+            if not 0 <= col - fast[1] < fast[2] or m.start(g) < 0:
+                rec.found[col] = None
+                return None
+            cell = rec.found[col] = self._matched_cell(m, g, col)
+            return cell
         # one cell, found by its reference: cheaper than parsing a whole row of long formulas
         ref = ref or a1(row, col).encode()
         pos = self.data.find(self.pat.cell_open + b' r="' + ref + b'"', rec.inner, rec.close)
@@ -466,17 +621,33 @@ class SheetXml:
                                  m.start(), m.end())
         return cell
 
+    def _matched_cell(self, m: re.Match, g: int, col: int) -> tuple:
+        """The parsed cell (as :meth:`_cells` gives it) of the row pattern's groups from ``g``."""
+        data, p = self.data, self.pat.prefix
+        a0, a1_ = m.span(g)
+        start = data.rfind(self.pat.cell_open + b' r="', m.start(), a0)
+        f0, f1 = m.span(g + 1)
+        v1 = m.end(g + 2)
+        if v1 >= 0:
+            end = v1 + 8 + 2 * len(p)                # </v></c>
+        elif f1 >= 0:
+            end = f1 + 8 + 2 * len(p)                # </f></c>
+        else:
+            end = a1_ + 2 if data[a1_:a1_ + 2] == b"/>" else a1_ + 5 + len(p)    # /> or ></c>
+        f_elem = data[f0 - 3 - len(p):f1 + 4 + len(p)] if f0 >= 0 else b""
+        return (col, m[g], f_elem, b"", m[g + 1] or b"", m[g + 2] or b"", b"", start, end)
+
     # ------------------------------------------------------------ writing
     def put(self, row: int, col: int, value: Value | Formula) -> None:
         """Set one cell's content, keeping its style and other attributes; no edit if it already says this."""
-        ref = a1(row, col).encode()
-        old = self._cell(row, col, ref)
+        self._patches.pop((row, col), None)
+        old = self._cell(row, col)
         p = self.pat.prefix
         if isinstance(value, Formula):
             f = self._formula_element(row, old, value.text)
-            if old is not None and f == old[2] and same_value(self._value(old), _cached(value.value)):
-                return
             t, v = formula_value(value.value)
+            if old is not None and f == old[2] and self._says(old, t, v, value.value):
+                return
             body = f + b"<" + p + b"v>" + v.encode() + b"</" + p + b"v>"
         else:
             if old is None and value in (None, ""):
@@ -490,12 +661,90 @@ class SheetXml:
                         + p + b"t></" + p + b"is>")
             else:
                 body = b"<" + p + b"v>" + v.encode() + b"</" + p + b"v>" if v not in (None, "") else b""
-        keep = _DROP_RT.sub(b"", old[1]) if old else b""
-        head = b"<" + p + b'c r="' + ref + b'"' + keep + (b' t="' + t.encode() + b'"' if t else b"")
+        keep = self._keep(old[1]) if old else b""
+        head = b"<" + p + b'c r="' + _LETTERS[col] + b"%d" % (row + 1) + b'"' + keep + (
+            b' t="' + t.encode() + b'"' if t else b"")
         self.edits.setdefault(row, {})[col] = head + (b">" + body + b"</" + p + b"c>" if body else b"/>")
+
+    def put_formulas(self, row0: int, col: int, texts: Sequence[str | None], values: Sequence[Value]) -> None:
+        """Formulas (``texts``, None: leave the cell alone) with cached ``values``, down one column.
+
+        A cell read by the row pattern that keeps the formula it was read with gets
+        only its cached value (and type) replaced in place; any other goes through
+        :meth:`put`.
+        """
+        n, fast, edits, patched = len(texts), self._fast, self.edits, self._patches
+        hits = [fast.get(r) for r in range(row0, row0 + n)]
+        first = next((h for h in hits if h is not None), None)
+        j = col - first[1] if first is not None else -1
+        if first is None or not 0 <= j < first[2]:
+            first, j = None, 0
+        # Cells of rows one block read: each that keeps the formula it was read with gets its new cached value
+        # (numbers formatted inline) spliced over the old one. Any other cell goes through put().
+        block, read, g = (first[3], first[3][j], 3 + 3 * j) if first is not None else (None, None, 0)
+        news = [(b"%d" % v if v.is_integer() and -1e15 < v < 1e15 else repr(v).encode())
+                if type(v) is float and -_INF < v < _INF else None for v in values]
+        p, t_of = self.pat.prefix, self._t_of
+        for k, text, value, new, hit in zip(range(n), texts, values, news, hits):
+            if text is None:
+                continue
+            r = row0 + k
+            if hit is None or hit[3] is not block or text != read[hit[4]] or r in edits and col in edits[r]:  # type: ignore[index]
+                self.put(r, col, Formula(text, value))
+                continue
+            m = hit[0]  # type: ignore[index]
+            a, v = m.group(g, g + 2)
+            if new is None:
+                t, cached = formula_value(value)
+                new = cached.encode()
+            else:
+                t = ""
+            old_t = t_of.get(a)
+            if old_t is None:
+                old_t = self._t(a)
+            if v == new and old_t == t:
+                continue
+            if v is not None:
+                start, end = m.span(g + 2)
+                patches = [(start, end, 0, new)]
+            else:       # no cached value yet: one after </f>
+                at = m.end(g + 1) + 4 + len(p)
+                patches = [(at, at, 0, b"<" + p + b"v>" + new + b"</" + p + b"v>")]
+            if old_t != t:
+                patches.append((m.start(g), m.end(g), 0, self._keep(a) + (b' t="' + t.encode() + b'"' if t else b"")))
+            patched[(r, col)] = patches
+
+    def _says(self, old: tuple, t: str, v: str, value: Value) -> bool:
+        """Whether a formula cell's cached value already is ``value`` (stored as ``t``, ``v``)."""
+        old_t = self._t(old[1])
+        if old[5] == v.encode() and old_t == t:
+            return True
+        if type(value) is float and not old_t and old[5] and not self._date_style(old[1]):
+            try:   # two numbers: compare them without decoding the cell
+                return same_value(float(old[5]), value)
+            except ValueError:
+                pass
+        return same_value(self._value(old), _cached(value))
+
+    def _t(self, a: bytes) -> str:
+        """The t attribute of a cell's attributes ("" when it has none)."""
+        t = self._t_of.get(a)
+        if t is None:
+            m = _T_ATTR.search(a)
+            t = self._t_of[a] = m.group(1).decode() if m else ""
+        return t
+
+    def _keep(self, a: bytes) -> bytes:
+        """A cell's attributes without r and t (the style and anything else stay)."""
+        keep = self._kept.get(a)
+        if keep is None:
+            keep = self._kept[a] = _DROP_RT.sub(b"", a)
+        return keep
 
     def _formula_element(self, row: int, old: tuple | None, text: str) -> bytes:
         """The <f> to write: the existing one when its text already says this, else a plain one."""
+        if old is not None and old[2] and not old[3] and self._texts.get(old[4]) == text:
+            return old[2]        # the same plain formula as read: keep its bytes
         body = text[1:] if text.startswith("=") else text
         escaped = self._escaped.get(body)
         if escaped is None:
@@ -543,69 +792,65 @@ class SheetXml:
 
     @property
     def changed(self) -> bool:
-        return bool(self.edits) or self.tail != self._tail0
+        return bool(self.edits) or bool(self._patches) or self.tail != self._tail0
 
     def render(self) -> bytes:
         """The part with every cell edit and the edited tail."""
         if not self.changed:
             return self.data
         tail = self.tail.encode("utf-8")
-        if not self.edits:
+        if not self.edits and not self._patches:
             return self.data[:self._data_end] + tail
-        return self._widen_dimension(self._render_data()) + tail
+        data = self._render_data()
+        return (self._widen_dimension(data) if self.edits else data) + tail
 
     def _render_data(self) -> bytes:
-        """The part up to the end of sheetData, with edited rows spliced in."""
+        """The part up to the end of sheetData, with the edited cells (or rows) spliced in."""
         p = self.p.encode()
         data = self.data
         if self._inner is None:  # <sheetData/>: open it
             return (data[:self._data_start] + b"<" + p + b"sheetData>"
                     + b"".join(self._new_row(r) for r in sorted(self.edits)) + b"</" + p + b"sheetData>")
-        start, stop = self._inner
-        out = [data[:start]]
-        cursor = start
-        rows = self.rows
-        pending = sorted(r for r in self.edits if r not in rows)
-        i = 0
-        for r in sorted(self.edits):
-            rec = rows.get(r)
-            if rec is None:
+        splices: list[tuple[int, int, int, bytes]] = []      # (start, end, order, new bytes)
+        for r, edits in self.edits.items():
+            rec = self._rec(r)
+            if rec is None:        # a new row: before the first existing row below it
+                at = min((x.start for i, x in self.rows.items() if i > r), default=self._inner[1])
+                splices.append((at, at, r, self._new_row(r)))
                 continue
-            while i < len(pending) and pending[i] < r:
-                at = self._row_start_after(pending[i], cursor)
-                out.append(data[cursor:at])
-                cursor = at
-                out.append(self._new_row(pending[i]))
-                i += 1
-            out.append(data[cursor:rec.start])
-            out.append(self._edited_row(rec))
-            cursor = rec.end
-        while i < len(pending):
-            at = self._row_start_after(pending[i], cursor)
-            out.append(data[cursor:at])
-            cursor = at
-            out.append(self._new_row(pending[i]))
-            i += 1
+            known = rec.cells if rec.cells is not None else rec.found
+            if known and all(known.get(c) for c in edits):     # every edited cell exists: replace just those
+                splices.extend((known[c][7], known[c][8], 0, e) for c, e in edits.items())  # type: ignore[index]
+            else:
+                self._absorb_patches(rec)
+                splices.append((rec.start, rec.end, 0, self._edited_row(rec)))
+        for patches in self._patches.values():
+            splices += patches
+        splices.sort()
+        out, cursor = [], 0
+        for start, end, _, new in splices:
+            out.append(data[cursor:start])
+            out.append(new)
+            cursor = end
         out.append(data[cursor:self._data_end])
         return b"".join(out)
 
-    def _row_start_after(self, row: int, cursor: int) -> int:
-        """Where a new row goes: before the first existing row below it (not before ``cursor``)."""
-        later = [rec.start for r, rec in self.rows.items() if r > row and rec.start >= cursor]
-        return min(later) if later else self._inner[1]  # type: ignore[index]
+    def _absorb_patches(self, rec: Row) -> None:
+        """Turn a row's cached-value patches into whole-cell edits: the row is about to be rewritten whole."""
+        for row, col in [key for key in self._patches if key[0] == rec.index]:
+            patches = self._patches.pop((row, col))
+            cell = self._cells(rec)[col]
+            out, cursor = [], cell[7]
+            for start, end, _, new in sorted(patches):
+                out += [self.data[cursor:start], new]
+                cursor = end
+            out.append(self.data[cursor:cell[8]])
+            self.edits[rec.index][col] = b"".join(out)
 
     def _edited_row(self, rec: Row) -> bytes:
+        """A row with cells added (or replaced where its cells could not be found one by one)."""
         edits = self.edits[rec.index]
         data = self.data
-        if rec.cells is None and rec.found and all(rec.found.get(c) for c in edits):
-            spans = sorted((rec.found[c][7], rec.found[c][8], c) for c in edits)  # type: ignore[index]
-            out, cursor = [data[rec.start:rec.inner]], rec.inner
-            for s, e, c in spans:
-                out.append(data[cursor:s])
-                out.append(edits[c])
-                cursor = e
-            out.append(data[cursor:rec.end])
-            return b"".join(out)
         spans = self._spans(rec)
         have = {c for c, _, _ in spans}
         if all(c in have for c in edits):   # replace in place: the common case
@@ -693,6 +938,11 @@ def shared_strings(xml: bytes | str) -> list[str]:
     p = (m.group(1) or b"").decode() if m else ""
     pat = _patterns(p)
     q = re.escape(p.encode())
+    # Plain items (<si><t>text</t></si>, what most writers produce) in one pass, decoded at once.
+    plain = re.findall(rb"<" + q + rb"si><" + q + rb't(?: xml:space="preserve")?>([^<]*)</' + q + rb"t></" + q
+                       + rb"si>", xml)
+    if len(plain) == xml.count(b"<" + p.encode() + b"si>") + xml.count(b"<" + p.encode() + b"si "):
+        return _texts_of(plain, "") if all(plain) else [unescape(t.decode("utf-8")) for t in plain]
     out = []
     for si in re.finditer(rb"<" + q + rb"si\b[^>]*?(?:/>|>(.*?)</" + q + rb"si>)", xml, re.S):
         inner = si.group(1) or b""
@@ -700,6 +950,34 @@ def shared_strings(xml: bytes | str) -> list[str]:
             inner = pat.rph.sub(b"", inner)
         out.append("".join(unescape(t.decode("utf-8")) for t in pat.t.findall(inner)))
     return out
+
+
+# Built-in number formats that show a date (ECMA-376 18.8.30 and the East Asian ids 27-36, 50-58 whose
+# locale formats are dates), not those that show only a time of day.
+_BUILTIN_DATES = frozenset({14, 15, 16, 17, 22, 27, 28, 29, 30, 31, 36, 50, 51, 52, 53, 54, 55, 56, 57, 58})
+_ELAPSED = re.compile(r"\[(?:h+|m+|s+)\]", re.I)          # [h]:mm elapsed time: a duration, not a date
+_NOT_A_TOKEN = re.compile(r'"[^"]*"|\[[^\]]*\]|\\.|_.|\*.')
+
+
+def _is_date_format(code: str) -> bool:
+    """Whether a custom number format code shows a date: y or d, or m without hours or seconds."""
+    code = _NOT_A_TOKEN.sub("", _ELAPSED.sub("h", code.split(";")[0])).lower()
+    return "y" in code or "d" in code or ("m" in code and "h" not in code and "s" not in code)
+
+
+def date_styles(styles: str) -> frozenset[int]:
+    """The indices of the cell formats (cellXfs) of a styles part whose number format shows a date."""
+    custom = {int(a["numFmtId"]) for m in re.finditer(r"<(?:\w+:)?numFmt\b([^>]*?)/?>", styles)
+              if (a := attrs(m.group(1))).get("numFmtId", "").isdigit() and _is_date_format(a.get("formatCode", ""))}
+    block = re.search(r"<(?:\w+:)?cellXfs\b[^>]*>(.*?)</(?:\w+:)?cellXfs>", styles, re.S)
+    if block is None:
+        return frozenset()
+    out = set()
+    for i, m in enumerate(re.finditer(r"<(?:\w+:)?xf\b([^>]*?)/?>", block.group(1))):
+        fmt = attrs(m.group(1)).get("numFmtId", "0")
+        if fmt.isdigit() and (int(fmt) in _BUILTIN_DATES or int(fmt) in custom):
+            out.add(i)
+    return frozenset(out)
 
 
 def iter_blocks(block, row: int, col: int):

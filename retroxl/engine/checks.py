@@ -163,7 +163,7 @@ def _covers(problem_text: str, name: str, attainment: float) -> bool:
     name = _norm(name)
     if not name:
         return False
-    if name in problem_text or f"{round(attainment * 100)}%" in problem_text:
+    if name in problem_text or abs(attainment) < 1e15 and f"{round(attainment * 100)}%" in problem_text:
         return True
     return len(name) >= 3 and any(name[i:i + 3] in problem_text for i in range(len(name) - 2))
 
@@ -177,6 +177,7 @@ class _Checker:
         self.end = parse_date(info.get("end"))
         self.units = self.choices("unit") if "unit" in template.lists else []   # [0] is %, [8] is 1:x
         self.checked_units = {self.units[k] for k in (0, 8) if k < len(self.units)}
+        self._filled: dict[str, list[bool]] = {}
 
     def add(self, where: tuple, code: str, message: str) -> None:
         self.out.append(_issue(where, code, message))
@@ -195,13 +196,10 @@ class _Checker:
                 continue
             for table in sheet.tables:
                 plan = self.plan(table)
-                entry_keys = [p[0] for p in plan]
-                any_filled = False
-                for i, row in enumerate(self.retro.rows(table.key)):
-                    if any(not blank(row.get(k)) for k in entry_keys):
-                        any_filled = True
-                        self.entries(table.key, i, row, plan)
-                if not any_filled and sheet.kind == "table":
+                rows = self.retro.rows(table.key)
+                for i, p in self.suspects(table, plan):
+                    self.entry(table.key, i, rows[i], plan[p])
+                if not any(self.filled_rows(table)) and sheet.kind == "table":
                     self.add(("s", sheet.key), "R003", f"{sheet.name['zh']}尚未填写")
         self.metrics("goals")
         self.metrics("indicators")
@@ -210,8 +208,58 @@ class _Checker:
         self.costs()
         return self.out
 
-    def filled(self, table: Any, row: dict) -> bool:
-        return any(not blank(row.get(c.key)) for c in table.columns if not c.computed)
+    def filled_rows(self, table: Any) -> list[bool]:
+        """Per row of a table: whether any entry (a column that is not computed) is filled."""
+        if table.key not in self._filled:
+            rows = self.retro.rows(table.key)
+            flags = [False] * len(rows)
+            for c in table.columns:
+                if c.computed:
+                    continue
+                left = [i for i, f in enumerate(flags) if not f]   # rows with nothing found yet
+                if not left:
+                    break
+                for i in left:
+                    v = rows[i].get(c.key)
+                    flags[i] = v is not None and not (isinstance(v, str) and not v.strip())
+            self._filled[table.key] = flags
+        return self._filled[table.key]
+
+    def column(self, table: str, key: str, n: int) -> list:
+        """A computed column's values (row by row when the values hold no columns)."""
+        values = getattr(self.values, "columns", {}).get((table, key))
+        if values is None or len(values) < n:
+            return [self.values.table(table, i, key) for i in range(n)]
+        return values
+
+    def suspects(self, table: Any, plan: list[tuple]) -> list[tuple[int, int]]:
+        """(row, plan index) of every entry of a filled row that :meth:`entry` may flag, in row order.
+
+        Each column is screened at once for what cannot be wrong (a plain number, a
+        listed choice, a date, text that is no error value); the rest is checked cell by cell.
+        """
+        rows, filled = self.retro.rows(table.key), self.filled_rows(table)
+        units = [r.get("unit") for r in rows]
+        found: list[tuple[int, int]] = []
+        for p, (key, ctype, _, choices, _) in enumerate(plan):
+            col = [r.get(key) for r in rows]
+            if ctype == "money":
+                ok = [type(v) is float and v >= 0 for v in col]
+            elif ctype == "number":
+                ok = [type(v) is float and u not in self.checked_units for v, u in zip(col, units)]
+            elif ctype in ("percent", "ratio"):
+                ok = [False] * len(col)
+            elif ctype == "date":
+                ok = [isinstance(v, (date, datetime)) for v in col]
+            elif choices is not None:
+                listed = set(choices)
+                ok = [type(v) is str and v.strip() in listed for v in col]
+            else:
+                ok = [not isinstance(v, str) or v.strip().upper() not in _EXCEL_ERRORS for v in col]
+            found += [(i, p) for i, (v, good, f) in enumerate(zip(col, ok, filled))
+                      if f and not good and v is not None and v != ""]
+        found.sort()
+        return found
 
     def plan(self, table: Any) -> list[tuple]:
         """(key, type, header, choices of a strict list or None, number column behind it) per entry column."""
@@ -246,27 +294,27 @@ class _Checker:
         if blank(self.retro.info.get("end")) and any(f.key == "end" for f in self.tpl.sheet("info").fields):
             self.add(("f", "end"), "R109", "未填写结束日期：六步流程的截止日期无法计算")
 
-    def entries(self, table: str, i: int, row: dict, plan: list[tuple]) -> None:
-        for key, ctype, head, choices, twin in plan:
-            value = row.get(key)
-            if value is None or value == "":
-                continue
-            if isinstance(value, float) and ctype in ("number", "money"):   # the common case: a plain number
-                if value < 0 and ctype == "money" or ctype == "number" and row.get("unit") in self.checked_units:
-                    self.number_entry(table, i, key, ctype, head, row, value, twin)
-                continue
-            if isinstance(value, str):
-                if not value.strip():
-                    continue
-                if value.strip().upper() in _EXCEL_ERRORS:
-                    self.add(("t", table, i, key), "R107", f"{head}是错误值 {value.strip()}，请改为实际内容")
-                    continue
-            if ctype in ("number", "money", "percent", "ratio"):
+    def entry(self, table: str, i: int, row: dict, plan_item: tuple) -> None:
+        key, ctype, head, choices, twin = plan_item
+        value = row.get(key)
+        if value is None or value == "":
+            return
+        if isinstance(value, float) and ctype in ("number", "money"):   # a plain number
+            if value < 0 and ctype == "money" or ctype == "number" and row.get("unit") in self.checked_units:
                 self.number_entry(table, i, key, ctype, head, row, value, twin)
-            elif ctype == "date" and key != "deadline" and parse_date(value) is None:
-                self.add(("t", table, i, key), "R105", f"{head}“{shown(value)}”不是日期，请填写如 2024-06-15")
-            elif choices is not None and str(value).strip() not in choices:
-                self.add(("t", table, i, key), "R106", f"{head}“{shown(value)}”不在选项中，请选择：{'/'.join(choices)}")
+            return
+        if isinstance(value, str):
+            if not value.strip():
+                return
+            if value.strip().upper() in _EXCEL_ERRORS:
+                self.add(("t", table, i, key), "R107", f"{head}是错误值 {value.strip()}，请改为实际内容")
+                return
+        if ctype in ("number", "money", "percent", "ratio"):
+            self.number_entry(table, i, key, ctype, head, row, value, twin)
+        elif ctype == "date" and key != "deadline" and parse_date(value) is None:
+            self.add(("t", table, i, key), "R105", f"{head}“{shown(value)}”不是日期，请填写如 2024-06-15")
+        elif choices is not None and str(value).strip() not in choices:
+            self.add(("t", table, i, key), "R106", f"{head}“{shown(value)}”不在选项中，请选择：{'/'.join(choices)}")
 
     def number_entry(self, table: str, i: int, key: str, ctype: str, head: str, row: dict, value: object,
                      twin: str | None) -> None:
@@ -304,35 +352,52 @@ class _Checker:
         if table is None:
             return
         cols = {c.key for c in table.columns}
-        entry_keys = [c.key for c in table.columns if not c.computed]
+        rows = self.retro.rows(key)
+        n = len(rows)
+        v = {c: self.column(key, c, n) for c in ("target_n", "actual_n", "attainment", "previous_n", "variance")
+             if c in cols}
         lower = self.choices("direction")[1] if "direction" in self.tpl.lists else None
-        for i, row in enumerate(self.retro.rows(key)):
-            if not any(not blank(row.get(k)) for k in entry_keys):
-                continue
-            v = lambda col: self.values.table(key, i, col)  # noqa: E731
-            target, actual = v("target_n") if "target_n" in cols else None, v("actual_n") if "actual_n" in cols else None
-            where = ("t", key, i, "target")
-            has_actual = as_float(actual) is not None
-            if "target" in cols and has_actual:
-                if blank(row.get("target")):
-                    self.add(where, "R201", f"有实际值但缺少{self.header(table, 'target')}，无法计算达成率")
-                elif as_float(target) is not None and as_float(target) <= 0:
-                    self.add(where, "R201", f"{self.header(table, 'target')}为 {shown(target)}，必须大于0才能计算达成率")
-            direction = row.get("direction")
-            if "direction" in cols and lower and str(direction or "").strip() == lower and has_actual \
-                    and as_float(actual) <= 0:
-                self.add(("t", key, i, "actual"), "R202", "方向为越低越好时实际值必须大于0")
-            if "previous_n" in cols and as_float(v("previous_n")) is not None and as_float(v("previous_n")) <= 0:
-                self.add(("t", key, i, "previous"), "R202", f"往期值为 {shown(v('previous_n'))}，必须大于0才能计算环比")
-            if "direction" in cols and blank(direction) and self.cost_like(key, row):
-                self.add(("t", key, i, "direction"), "R203", "成本类指标请填写方向（越低越好或越高越好），否则按越高越好计算")
-            for col in ("attainment", "variance"):
-                if col in cols:
-                    self.typed(table, i, col, row.get(col), v(col))
-            att = as_float(v("attainment")) if "attainment" in cols else None
-            if att is not None and att > 10:
-                self.add(("t", key, i, "attainment"), "R104",
-                         f"达成率 {pct(att)} 超过1000%，请检查目标值与实际值的单位和数量级")
+        # A row of positive numbers, a direction, an attainment up to 1000% and nothing typed over the formulas
+        # cannot be flagged here: screened at once, the rest goes row by row.
+        inf = float("inf")
+        targets, actuals = v.get("target_n", [None] * n), v.get("actual_n", [None] * n)
+        previous, attained = v.get("previous_n", [1.0] * n), v.get("attainment", [1.0] * n)
+        quiet = [type(t) is float and 0 < t < inf and type(a) is float and 0 < a < inf and type(p) is float
+                 and 0 < p < inf and type(att) is float and att <= 10 and type(d) is str and d.strip() != ""
+                 and r.get("attainment") is None and r.get("variance") is None
+                 for t, a, p, att, d, r in zip(targets, actuals, previous, attained,
+                                               (r.get("direction") for r in rows), rows)]
+        for i, (row, filled, calm) in enumerate(zip(rows, self.filled_rows(table), quiet)):
+            if filled and not calm:
+                self.metric_row(table, key, i, row, cols, v, lower)
+
+    def metric_row(self, table: Any, key: str, i: int, row: dict, cols: set[str], v: dict[str, list],
+                   lower: str | None) -> None:
+        target = v["target_n"][i] if "target_n" in cols else None
+        actual = v["actual_n"][i] if "actual_n" in cols else None
+        where = ("t", key, i, "target")
+        has_actual = as_float(actual) is not None
+        if "target" in cols and has_actual:
+            if blank(row.get("target")):
+                self.add(where, "R201", f"有实际值但缺少{self.header(table, 'target')}，无法计算达成率")
+            elif as_float(target) is not None and as_float(target) <= 0:
+                self.add(where, "R201", f"{self.header(table, 'target')}为 {shown(target)}，必须大于0才能计算达成率")
+        direction = row.get("direction")
+        if "direction" in cols and lower and str(direction or "").strip() == lower and has_actual \
+                and as_float(actual) <= 0:
+            self.add(("t", key, i, "actual"), "R202", "方向为越低越好时实际值必须大于0")
+        previous = v["previous_n"][i] if "previous_n" in cols else None
+        if as_float(previous) is not None and as_float(previous) <= 0:
+            self.add(("t", key, i, "previous"), "R202", f"往期值为 {shown(previous)}，必须大于0才能计算环比")
+        if "direction" in cols and blank(direction) and self.cost_like(key, row):
+            self.add(("t", key, i, "direction"), "R203", "成本类指标请填写方向（越低越好或越高越好），否则按越高越好计算")
+        for col in ("attainment", "variance"):
+            if col in cols:
+                self.typed(table, i, col, row.get(col), v[col][i])
+        att = as_float(v["attainment"][i]) if "attainment" in cols else None
+        if att is not None and att > 10:
+            self.add(("t", key, i, "attainment"), "R104",
+                     f"达成率 {pct(att)} 超过1000%，请检查目标值与实际值的单位和数量级")
 
     def cost_like(self, key: str, row: dict) -> bool:
         if "indicator_type" in self.tpl.lists and row.get("type") == self.choices("indicator_type")[2]:
@@ -367,8 +432,8 @@ class _Checker:
         done = self.choices("status")[2] if "status" in self.tpl.lists else None
         base = self.review or self.end
         base_name = "复盘日期" if self.review else "结束日期"
-        for i, row in enumerate(self.retro.rows("actions")):
-            if not self.filled(table, row):
+        for i, (row, filled) in enumerate(zip(self.retro.rows("actions"), self.filled_rows(table))):
+            if not filled:
                 continue
             for key, what in (("measure", "做什么"), ("owner", "谁来做"), ("deadline", "何时做")):
                 if key in cols and blank(row.get(key)):
@@ -407,12 +472,14 @@ class _Checker:
             cols = {c.key for c in table.columns}
             seen: dict[str, int] = {}
             names = []
-            for i, row in enumerate(self.retro.rows(key)):
-                if not self.filled(table, row):
+            rows = self.retro.rows(key)
+            attained = self.column(key, "attainment", len(rows)) if "attainment" in cols else [None] * len(rows)
+            for i, (row, filled, att) in enumerate(zip(rows, self.filled_rows(table), attained)):
+                if not filled:
                     continue
                 name = row.get(name_col)
                 names.append(i)
-                att = as_float(self.values.table(key, i, "attainment")) if "attainment" in cols else None
+                att = att if type(att) is float and att == att and abs(att) != float("inf") else as_float(att)
                 if att is not None and att < 1 and not any(_covers(p, str(name or ""), att) for p in problems):
                     self.add(("t", key, i, "attainment"), "R401",
                              f"“{shown(name or '')}”达成率 {pct(att)} 未达标，表3 中没有对应的问题诊断")
