@@ -158,12 +158,18 @@ def breakdown(sample: list[Path], validated: list[Path]) -> list[tuple[str, floa
         spent[what] = spent.get(what, 0.0) + time.perf_counter() - t0
         return out
 
+    def read_and_hash(f: Path) -> bytes:
+        data = f.read_bytes()
+        _hash(data)
+        return data
+
     loaded = []
     for f in sample:
         timed("plain calamine read", _plain_read, [str(f)])
-        data = timed("read the file and hash it (sha256)", lambda: (lambda b: (_hash(b), b)[1])(f.read_bytes()))
-        timed("safety check (books.safety.check_workbook)", check_workbook, f, data)
-        loaded.append(timed("check + read (books.reader on calamine) + records", load_review, f, data=data))
+        data = timed("read the file and hash it (sha256)", read_and_hash, f)
+        loaded.append(timed("load_review: check + read (books.reader on calamine) + records", load_review, f,
+                            data=data))
+        timed("  of which the safety check (books.safety.check_workbook)", check_workbook, f, data)
     with tempfile.TemporaryDirectory() as d:
         db = Path(d) / "archive.db"
         conn = connect(db, create=True)

@@ -190,16 +190,6 @@ def _context(tpl: Template) -> Context:
     return _CONTEXTS[id(tpl)][1]
 
 
-def _constant(ctx: Context, ref: str) -> tuple[bool, object]:
-    head, _, rest = ref.partition(".")
-    if head == "m":
-        return True, ctx.markers[rest]
-    if head == "l":
-        lst, _, n = rest.partition(".")
-        return True, ctx.lists[lst][int(n) - 1]
-    return False, None
-
-
 @dataclass(frozen=True)
 class _Plan:
     """A table's columns in evaluation order, constants resolved: built once per table, used for every row."""
@@ -221,7 +211,7 @@ def _plan(ctx: Context, table: Table) -> _Plan:
             if k in order or c.formula is None:
                 return
             for ref in c.formula.args.values():
-                if not _constant(ctx, ref)[0]:
+                if not ctx.constant(ref)[0]:
                     visit(ref)
             order.append(k)
 
@@ -232,7 +222,7 @@ def _plan(ctx: Context, table: Table) -> _Plan:
             rule = table.column(k).formula
             args = []
             for arg, ref in rule.args.items():  # type: ignore[union-attr]
-                known, const = _constant(ctx, ref)
+                known, const = ctx.constant(ref)
                 args.append((arg, known, const if known else ref))
             steps.append((k, rule.rule, tuple(args)))  # type: ignore[union-attr]
         _PLANS[id(table)] = (table, _Plan(tuple(c.key for c in table.columns if c.formula is None), tuple(steps)))

@@ -81,13 +81,10 @@ class _Computer:
 
     def constant(self, ref: str) -> tuple[bool, object]:
         """The value of a workbook-level argument: a marker, a list item, a named cell, a whole column."""
-        ctx = self.ctx
+        known = self.ctx.constant(ref)
+        if known[0]:
+            return known
         head, _, rest = ref.partition(".")
-        if head == "m":
-            return True, ctx.markers[rest]
-        if head == "l":
-            lst, _, n = rest.partition(".")
-            return True, ctx.lists[lst][int(n) - 1]
         if head == "name":
             return True, self.field(self.by_name[rest])
         if rest and head in self.layout.tables:

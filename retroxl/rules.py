@@ -39,6 +39,16 @@ class Context:
         self.markers, self.lists, self.today = markers, lists, today
         self.lower = lists["direction"][1] if len(lists.get("direction", ())) > 1 else None   # 越低越好
 
+    def constant(self, ref: str) -> tuple[bool, object]:
+        """(True, text) for a template constant: a marker ``m.KEY`` or a list item ``l.LIST.N``."""
+        head, _, rest = ref.partition(".")
+        if head == "m":
+            return True, self.markers[rest]
+        if head == "l":
+            lst, _, n = rest.partition(".")
+            return True, self.lists[lst][int(n) - 1]
+        return False, None
+
     def shown(self, m: metrics.Metric) -> object:
         """The cell value for a metric: the number, "" for a blank input, else the marker.
 

@@ -501,10 +501,19 @@ class SheetXml:
                                    else decode(a, f, v) for a, f, v in zip(attrs_, fs, vs)])
             except (ValueError, IndexError):
                 values[j:] = [[decode(a, f, v) for a, f, v in zip(attrs_, fs, vs)]]
-            if len(set(fs)) * 4 < len(fs) or not all(fs):    # a column repeating one text (or a few): cached
-                formulas.append([None if not f else texts[f] if f in texts else self._text(f) for f in fs])
-            else:                                             # a text per row (the dashboard's): decoded at once
+            f0 = next((f for f in fs if f), None)
+            same = fs.count(f0) if f0 is not None else 0
+            if f0 is None:
+                formulas.append([None] * len(fs))
+            elif same * 2 > len(fs):     # a table column repeating one formula: compared, not hashed, cell by cell
+                t0 = texts[f0] if f0 in texts else self._text(f0)
+                formulas.append([t0] * len(fs) if same == len(fs) else
+                                [t0 if f == f0 else None if not f else texts[f] if f in texts else self._text(f)
+                                 for f in fs])
+            elif all(fs) and len(set(fs)) * 4 >= len(fs):     # a text per row (the dashboard's): decoded at once
                 formulas.append(_texts_of(fs, "="))
+            else:
+                formulas.append([None if not f else texts[f] if f in texts else self._text(f) for f in fs])
         for k, (r, m) in enumerate(good):      # what writes need: the match, and the formulas as read
             self._fast[r] = (m, c0, width, formulas, k)
         return values, formulas
