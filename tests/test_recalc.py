@@ -23,6 +23,7 @@ from retroxl.books.ooxml import MARK_FORMULA, OoxmlBook
 from retroxl.books.sheetxml import SheetXml
 from retroxl.engine.periods import parse_date
 from retroxl.errors import RetroxlError
+from retroxl.layout import col_letter
 from retroxl.libreoffice import recalculated_values
 from retroxl.model import Retrospective
 from retroxl.recalc import CHECK_SHEET, recalc
@@ -78,18 +79,9 @@ def grid(path: Path) -> dict[str, dict[tuple[int, int], tuple]]:
                 continue
             values, formulas = book.read_both(name, (0, 0, rows - 1, cols - 1))
             styles = dict(re.findall(rb'<c r="([A-Z]+\d+)" s="(\d+)"', book.pkg.read(book.sheets[name].part)))
-            out[name] = {(r, c): (values[r][c], formulas[r][c], styles.get(f"{_letters(c)}{r + 1}".encode()))
+            out[name] = {(r, c): (values[r][c], formulas[r][c], styles.get(f"{col_letter(c)}{r + 1}".encode()))
                          for r in range(rows) for c in range(cols)}
     return out
-
-
-def _letters(c: int) -> str:
-    s = ""
-    c += 1
-    while c:
-        c, r = divmod(c - 1, 26)
-        s = chr(65 + r) + s
-    return s
 
 
 @pytest.fixture()
