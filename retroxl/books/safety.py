@@ -553,16 +553,18 @@ def _check_sheet(path: Path, sheet: str, f: BinaryIO, info: Part, inflated: dict
     The cheap pass bounds the used range from above, looking only between the first and
     last mention of sheetData (python-calamine places no cell elsewhere). Rows ascend,
     so the last row tag gives the last row of an honest sheet; one search finds every
-    reference with more digits than that, or more column letters than the cell limit
-    leaves room for. A cell or row without a reference adds one position and needs
-    its own end tag: in a small sheet their number bounds what they can add, in a
-    larger one a search shows there are none (every spreadsheet writes r="…" first).
-    A sheet this does not prove small enough is walked by :func:`_walk`.
+    reference to a row from the next leading digit on (the last row 10,003: from
+    20,000), or with more column letters than the cell limit leaves room for. A cell or
+    row without a reference adds one position and needs its own tag: in a small sheet
+    their number bounds what they can add, in a larger one a search shows there are
+    none (every spreadsheet writes r="…" first). A sheet this does not prove small
+    enough is walked by :func:`_walk`.
     """
     first, prolog_read, irregular = True, True, False
-    last_row = deepest = widest = 0          # the last row tag; the largest row and column found beyond it
-    digits, narrow = 1, 0                    # references not found stay below 10**digits rows, within narrow columns
-    whole = _small(info)                     # one buffer: the search for tags without r="…" can wait
+    deepest = widest = 0              # the largest row and column among the references found
+    last_row = 0                      # the last row tag so far
+    below, narrow = 1, 0              # the references not found stay below row ``below``, within ``narrow`` columns
+    whole = _small(info)              # one buffer: the search for tags without r="…" can wait
     buf, lo, hi = b"", 0, 0
     if whole:
         inflated[info.header_offset] = _whole(f, info)
@@ -577,16 +579,19 @@ def _check_sheet(path: Path, sheet: str, f: BinaryIO, info: Part, inflated: dict
                 _check_size(path, sheet, _number(declared), _column_number(last_col), declared=True)
         lo, hi = (max(buf.find(b"sheetData"), 0), buf.rfind(b"sheetData") + 1) if whole else (0, len(buf))
         if (at := buf.rfind(b'<row r="', lo, hi)) >= 0 or (at := buf.rfind(b':row r="', lo, hi)) >= 0:
-            at += 8                       # (the last row only chooses what the search below looks for)
+            at += 8                   # (the last row only chooses what the search below looks for)
             last_row = max(last_row, _number(buf[at:at + 16].partition(b'"')[0]))
-        k = len(str(last_row))
-        letters = 3 if k <= 3 else 2      # with up to 999 rows, columns up to ZZ stay far within MAX_CELLS
-        digits, narrow = max(digits, k), max(narrow, _NARROW[letters])
-        for col, row in _beyond(k, letters).findall(buf, lo, hi):
+        digits = str(max(last_row, 1))
+        lead, power = int(digits[0]) + 1, len(digits) - 1         # 10,003 → rows from 2 × 10⁴ on
+        # With rows below 1,000 columns up to ZZ stay far within the cell limit; in a sheet of
+        # several chunks, rows grow from chunk to chunk: all chunks look for the same columns.
+        letters = 3 if whole and power < 3 else 2
+        below, narrow = max(below, lead * 10 ** power), max(narrow, _NARROW[letters])
+        for col, row in _beyond(lead, power, letters).findall(buf, lo, hi):
             deepest, widest = max(deepest, _number(row)), max(widest, _column_number(col))
         if not whole:
             irregular = irregular or _irregular(buf, 0, len(buf))
-    rows, columns = max(deepest, 10 ** digits - 1), max(widest, narrow)
+    rows, columns = max(deepest, below - 1), max(widest, narrow)
     # Each row or cell element without r="…" moves one row down or one column right: with n tags
     # (n '<', each tag 4 bytes at least: <c/>), rows + a and columns + b where a + b <= n, a product
     # at most ((rows + columns + n) / 2)².
@@ -611,12 +616,12 @@ def _irregular(buf: bytes, lo: int, hi: int) -> bool:
     return any(p.search(buf, lo, hi) for p in _IRREGULAR)
 
 
-@functools.lru_cache(maxsize=32)
-def _beyond(digits: int, letters: int) -> re.Pattern[bytes]:
-    """References r=… (however quoted and spaced) with more than ``digits`` significant digits or at
-    least ``letters`` column letters."""
-    return re.compile(rb"""r(?<![\w:.-]r)\s*=\s*["'](?=[A-Za-z]{%d}|[A-Za-z]*0*[1-9]\d{%d})([A-Za-z]*)(\d*)"""
-                      % (letters, digits))
+@functools.lru_cache(maxsize=64)
+def _beyond(lead: int, power: int, letters: int) -> re.Pattern[bytes]:
+    """References r=… (however quoted and spaced) to a row from ``lead`` × 10**``power`` on, or with at least
+    ``letters`` column letters."""
+    rows = rb"[1-9]\d{%d}" % (power + 1) if lead == 10 else rb"(?:[%d-9]\d{%d}|[1-9]\d{%d,})" % (lead, power, power + 1)
+    return re.compile(rb"""r(?<![\w:.-]r)\s*=\s*["'](?=[A-Za-z]{%d}|[A-Za-z]*0*%s)([A-Za-z]*)(\d*)""" % (letters, rows))
 
 
 def _walk(buffers: Iterable[bytes]) -> tuple[int, int]:
