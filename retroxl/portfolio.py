@@ -329,12 +329,17 @@ class _Writer:
                 self.put(ws, row, col, v)
             self.metric(ws, row, 6, r.target_n, r.unit)
             self.metric(ws, row, 7, r.actual_n, r.unit)
-            text, value = self.formula(
-                "attainment", {"actual": a1(row, 7), "target": a1(row, 6), "direction": a1(row, 5)},
-                {"actual": _arg(r.actual_n), "target": _arg(r.target_n), "direction": _arg(direction)})
-            ws.write_formula(row, 8, text, self.pct_fmt, value)
+            self.attainment(ws, row, 8, (6, 7, 5), r, direction)
         self.conditional_attainment(ws, 8, len(g))
         return len(g)
+
+    def attainment(self, ws, row: int, col: int, inputs: tuple[int, int, int], r, direction: object) -> None:
+        """The template's 达成率 formula at (row, col) over the target, actual and direction columns ``inputs``."""
+        target, actual, direction_col = inputs
+        text, value = self.formula(
+            "attainment", {"actual": a1(row, actual), "target": a1(row, target), "direction": a1(row, direction_col)},
+            {"actual": _arg(r.actual_n), "target": _arg(r.target_n), "direction": _arg(direction)})
+        ws.write_formula(row, col, text, self.pct_fmt, value)
 
     def trends(self) -> int:
         """Each indicator across campaigns (sorted by indicator, then time) and a line chart per indicator."""
@@ -357,10 +362,7 @@ class _Writer:
             self.metric(ws, row, 5, r.target_n, r.unit)
             self.metric(ws, row, 6, r.actual_n, r.unit)
             self.metric(ws, row, 8, r.previous_n, r.unit)
-            text, value = self.formula(
-                "attainment", {"actual": a1(row, 6), "target": a1(row, 5), "direction": a1(row, 4)},
-                {"actual": _arg(r.actual_n), "target": _arg(r.target_n), "direction": _arg(direction)})
-            ws.write_formula(row, 7, text, self.pct_fmt, value)
+            self.attainment(ws, row, 7, (5, 6, 4), r, direction)
             text, value = self.formula("variance", {"actual": a1(row, 6), "previous": a1(row, 8)},
                                        {"actual": _arg(r.actual_n), "previous": _arg(r.previous_n)})
             ws.write_formula(row, 9, text, var_fmt, value)
