@@ -22,11 +22,13 @@ from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING
 
+from .books.base import Note
 from .campaigns import GOALS, Campaign, CampaignList, read_campaigns
 from .errors import RetroxlError
 from .files import atomic_output
-from .generate import _info_dates, _localize_choices, resolve_template
-from .layout import make_layout, quote_text
+from .generate import _info_dates, _localize_choices, plan_workbook, resolve_template, write_plan
+from .history import History, load_history
+from .layout import Layout, make_layout, quote_text
 from .model import Retrospective
 from .safe_names import UniqueNames
 from .schedule import Schedule, make_schedule
@@ -62,10 +64,11 @@ class Outcome:
     end: date | None = None
     owner: str = ""
     due: tuple[date, ...] = ()      # the six-step due dates
+    previous: int = 0               # goals whose 往期 came from the archive (--history)
 
     def to_dict(self) -> dict:
         return {"row": self.row, "campaign": self.campaign, "status": self.status, "file": self.file,
-                "reason": self.reason, "template": self.template,
+                "reason": self.reason, "template": self.template, "previous": self.previous,
                 "start": self.start.isoformat() if self.start else None,
                 "end": self.end.isoformat() if self.end else None, "owner": self.owner,
                 "due": [d.isoformat() for d in self.due]}
@@ -101,6 +104,9 @@ class BatchResult:
         if self.failed:
             rows = ", ".join(str(o.row) for o in self.failed[:10]) + (" ..." if len(self.failed) > 10 else "")
             line += f" (rows {rows})"
+        prefilled = sum(o.previous for o in self.outcomes)
+        if prefilled:
+            line += f", {prefilled} 往期 from the archive"
         line += f" in {self.seconds:.1f} s"
         if made and self.seconds > 0 and not self.dry_run:
             line += f" ({made / self.seconds:,.0f}/s)"
@@ -124,16 +130,19 @@ class _Job:
     schedule: Schedule
     template: Path
     rows: tuple[tuple[str, int], ...]
+    notes: tuple[Note, ...] = ()    # where a prefilled 往期 came from
 
 
 def batch(campaigns_path: str | Path, outdir: str | Path, *, overwrite: bool = False, dry_run: bool = False,
           jobs: int = 1, template: Template | str | Path | None = None, lang: str = "zh",
-          progress: Callable[[int, int], None] | None = None, today: date | None = None) -> BatchResult:
+          progress: Callable[[int, int], None] | None = None, today: date | None = None,
+          history: str | Path | History | None = None) -> BatchResult:
     """Write one prefilled workbook per campaign of a list into ``outdir``, and the index 汇总.xlsx.
 
     ``progress(done, total)`` is called as workbooks are written. Bad rows are in
     the result with their reason; :class:`RetroxlError` is raised only when the
-    list itself cannot be used.
+    list itself cannot be used. ``history``: a review archive; each goal it knows
+    gets its 往期 as a 表2 row (see :meth:`retroxl.history.History.prefill`).
 
     >>> batch("活动清单.csv", "复盘", jobs=2).summary()  # doctest: +SKIP
     '4 rows: wrote 4, kept 0 existing, 0 failed in 0.3 s (13/s); index 复盘/汇总.xlsx'
@@ -147,9 +156,11 @@ def batch(campaigns_path: str | Path, outdir: str | Path, *, overwrite: bool = F
     default = resolve_template(template)
     listing = read_campaigns(campaigns_path, default, _bundled_templates())
     today = today or date.today()
+    if history is not None and not isinstance(history, History):
+        history = load_history(history)
 
     outcomes: list[Outcome] = []
-    planned = _planned(listing, outdir, default, lang, overwrite, outcomes)
+    planned = _planned(listing, outdir, default, lang, overwrite, outcomes, history)
     index = None
     if dry_run:
         for _ in planned:
@@ -168,18 +179,27 @@ def batch(campaigns_path: str | Path, outdir: str | Path, *, overwrite: bool = F
 
 
 def _planned(listing: CampaignList, outdir: Path, default: Template, lang: str, overwrite: bool,
-             outcomes: list[Outcome]) -> Iterator[_Job]:
+             outcomes: list[Outcome], history: History | None = None) -> Iterator[_Job]:
     """Decide each row's file and fate, in list order, into ``outcomes``; yield the workbooks to write
     (so that writing starts while later rows are still being planned)."""
     names = UniqueNames(reserved=[INDEX_NAME], fallback="活动" if lang == "zh" else "campaign")
     schedules: dict[tuple, Schedule] = {}
-    table_rows: dict[Path, dict[str, int]] = {}
+    layouts: dict[Path, Layout] = {}
     for c in sorted([*listing.campaigns, *listing.bad], key=lambda x: x.row):
         if not isinstance(c, Campaign):
             outcomes.append(Outcome(c.row, c.name, FAILED, reason=c.reason))
             continue
         tpl = load_template(c.template) if c.template else default
+        if tpl.path not in layouts:
+            layouts[tpl.path] = make_layout(tpl, lang)
+        layout = layouts[tpl.path]
         retro = _retrospective(c, tpl, lang)
+        notes: tuple[Note, ...] = ()
+        if history is not None and "indicators" in layout.tables:
+            filled = history.prefill(retro)
+            tl = layout.tables["indicators"]
+            retro, notes = filled.retro, tuple(Note(tl.sheet, tl.first_row + f.row, tl.col(f.column), f.note(lang))
+                                               for f in filled.cells)
         end = retro.info.get("end")
         end = end if isinstance(end, date) else None
         if (tpl.path, end) not in schedules:
@@ -187,12 +207,11 @@ def _planned(listing: CampaignList, outdir: Path, default: Template, lang: str, 
         file = names.take(c.name)
         status, reason = _plan(outdir / file, overwrite)
         outcomes.append(Outcome(c.row, c.name, status, file, reason, tpl.name, retro.info.get("start"), end,
-                                str(retro.info.get("owner", "")), tuple(schedules[(tpl.path, end)].due)))
+                                str(retro.info.get("owner", "")), tuple(schedules[(tpl.path, end)].due),
+                                len(notes)))
         if status in (WRITTEN, OVERWRITTEN):
-            if tpl.path not in table_rows:
-                table_rows[tpl.path] = {k: tl.rows for k, tl in make_layout(tpl, lang).tables.items()}
-            rows = tuple((k, max(n, len(retro.rows(k)))) for k, n in table_rows[tpl.path].items())
-            yield _Job(len(outcomes) - 1, file, retro, schedules[(tpl.path, end)], tpl.path, rows)
+            rows = tuple((k, max(tl.rows, len(retro.rows(k)))) for k, tl in layout.tables.items())
+            yield _Job(len(outcomes) - 1, file, retro, schedules[(tpl.path, end)], tpl.path, rows, notes)
 
 
 def _plan(dest: Path, overwrite: bool) -> tuple[str, str]:
@@ -324,9 +343,13 @@ def _stage(chunk: Sequence[_Job], outdir: Path, lang: str, today: date) -> tuple
         for job in chunk:
             tmp = os.path.join(folder, f".{job.file}.{pid}.tmp")
             try:
-                data = _stamp(job, lang, today).render(job.retro, job.schedule)
-                with open(tmp, "wb") as f:
-                    f.write(data)
+                if job.notes:   # 往期 rows in 表2 also change the dashboard's chart caches: built in full
+                    write_plan(plan_workbook(job.retro, template=job.template, lang=lang, today=today), tmp)
+                    _add_notes(tmp, job.notes)
+                else:
+                    data = _stamp(job, lang, today).render(job.retro, job.schedule)
+                    with open(tmp, "wb") as f:
+                        f.write(data)
                 staged.append((job.position, tmp, os.path.join(folder, job.file)))
             except OSError as e:
                 _remove(tmp)
@@ -336,6 +359,20 @@ def _stage(chunk: Sequence[_Job], outdir: Path, lang: str, today: date) -> tuple
             _remove(tmp)
         raise
     return staged, failures
+
+
+def _add_notes(path: str, notes: Sequence[Note]) -> None:
+    """Add signed cell notes to a written workbook, editing only its note parts."""
+    from .books.ooxml import OoxmlBook
+
+    with OoxmlBook(path) as book:
+        book.add_notes(notes)
+        try:
+            book.save(path + ".notes")
+        except BaseException:
+            _remove(path + ".notes")
+            raise
+    os.replace(path + ".notes", path)
 
 
 def _commit(staged: Staged, folder: str, overwrite: bool) -> list[tuple[int, str]]:

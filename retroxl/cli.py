@@ -183,15 +183,19 @@ def addin_lite_cmd(folder: Path, force: bool) -> None:
 
 TEMPLATE = click.option("--template", "template", type=click.Path(dir_okay=False, path_type=Path),
                         help="自定义模板 TOML / your own template file (default: the standard one).")
+HISTORY = click.option("--history", type=click.Path(dir_okay=False, path_type=Path), metavar="ARCHIVE",
+                       help="从复盘库（retroxl collect 生成）填写空的往期值 / fill empty 往期值 from a review "
+                            "archive made by retroxl collect.")
 
 
 @main.command("recalc", context_settings=CONTEXT)
 @click.argument("book", type=click.Path(path_type=Path))
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path),
               help="写到另一个文件（默认写回原文件）/ write here instead of in place.")
+@HISTORY
 @TEMPLATE
 @one_line_errors
-def recalc_cmd(book: Path, out: Path | None, template: Path | None) -> None:
+def recalc_cmd(book: Path, out: Path | None, history: Path | None, template: Path | None) -> None:
     """重算并校验已填写的工作簿，原地写回，不丢失任何内容 / recompute and check a filled workbook in place.
 
     Writes the computed values beside every formula (readers that never calculate
@@ -199,15 +203,21 @@ def recalc_cmd(book: Path, out: Path | None, template: Path | None) -> None:
     colour and a note and lists them all on the 校验 sheet. Cells you typed are never
     changed; charts, pictures, macros and everything else stay as they were.
 
+    With --history, every empty 往期值 of 表2 is filled from the review archive
+    (the most recent earlier campaign that tracked the same indicator and unit),
+    and the cell's note names that campaign.
+
     \b
     例 / example:
       retroxl recalc 复盘.xlsx
+      retroxl recalc 复盘.xlsx --history 复盘库.db
     """
     from .recalc import recalc
 
-    result = recalc(book, out, template)
+    result = recalc(book, out, template, history=history)
     report = result.report
-    click.echo(f"wrote {result.path}: {result.changed} of {result.cells} computed cells updated; "
+    filled = f"{len(result.filled)} 往期值 filled from {history}; " if history else ""
+    click.echo(f"wrote {result.path}: {filled}{result.changed} of {result.cells} computed cells updated; "
                f"{report.errors} error(s), {report.count('warning')} warning(s), {report.count('info')} info "
                f"(see the 校验 sheet)")
 
@@ -329,23 +339,27 @@ def report_cmd(book: Path, out: Path, db: Path | None, lang: str | None, force: 
               help="并行进程数 / worker processes.")
 @click.option("--template", "template", type=click.Path(dir_okay=False, path_type=Path),
               help="默认模板 TOML（清单的“模板”列可逐行选择）/ default template; the list's 模板 column picks per row.")
+@HISTORY
 @LANG
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果 / print the result as JSON.")
 @click.option("--example", is_flag=False, flag_value="", default=None, metavar="[PATH]",
               help="写出示例活动清单（默认 活动清单.csv）/ write a sample campaign list (.csv or .xlsx) and stop.")
 @one_line_errors
 def batch_cmd(campaigns: Path | None, outdir: Path | None, overwrite: bool, dry_run: bool, jobs: int,
-              template: Path | None, lang: str, as_json: bool, example: str | None) -> None:
+              template: Path | None, history: Path | None, lang: str, as_json: bool, example: str | None) -> None:
     """按活动清单批量生成预填工作簿 / one prefilled workbook per campaign of a list.
 
     Each workbook carries the campaign's header, goals with targets and the six-step
     due dates; 汇总.xlsx links them all. Existing workbooks are kept unless
     --overwrite, so a run that stopped can be repeated. Exit code 1 if a row failed.
+    With --history, each goal the review archive knows also gets a 表2 row with its
+    往期值 (the most recent earlier campaign's actual) and a note naming that campaign.
 
     \b
     例 / example:
       retroxl batch --example                    # 写出 活动清单.csv
       retroxl batch 活动清单.csv -o 复盘 --jobs 2
+      retroxl batch 活动清单.csv -o 复盘 --history 复盘库.db
     """
     if example is not None:
         from .campaigns import write_example
@@ -358,7 +372,8 @@ def batch_cmd(campaigns: Path | None, outdir: Path | None, overwrite: bool, dry_
         raise click.UsageError("give the campaign list and -o OUTDIR (or --example to write a sample list)")
     from .batch import batch
 
-    options = {"overwrite": overwrite, "dry_run": dry_run, "jobs": jobs, "template": template, "lang": lang}
+    options = {"overwrite": overwrite, "dry_run": dry_run, "jobs": jobs, "template": template, "lang": lang,
+               "history": history}
     if not as_json and sys.stderr.isatty():
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn

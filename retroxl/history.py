@@ -16,6 +16,7 @@ the indicator only as a 表1 goal counts too (batch lists often carry only goals
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -102,30 +103,54 @@ class History:
                             date.fromisoformat(end) if end else None, file, type_)
         return None
 
-    def fill(self, retro: Retrospective, *, table: str = "indicators", column: str = "previous") -> Filled:
-        """Fill every empty 往期值 of ``table`` from history; a value a person typed is never replaced."""
+    def fill(self, retro: Retrospective) -> Filled:
+        """Fill every empty 往期值 of 表2 from history; a value a person typed is never replaced."""
+        find = self._finder(retro)
+        rows, cells = [], []
+        for i, row in enumerate(retro.rows("indicators")):
+            found = None if row.get("previous") not in (None, "") else find(row.get("indicator"), row.get("unit"))
+            rows.append(row if found is None else {**row, "previous": found.value})
+            if found is not None:
+                cells.append(FilledCell("indicators", i, "previous", found))
+        return Filled(replace(retro, tables={**retro.tables, "indicators": rows}), cells)
+
+    def prefill(self, retro: Retrospective) -> Filled:
+        """A new campaign's goals with their 往期, for ``batch --history``.
+
+        表1 has no 往期 column (the published form), so each goal that history
+        knows also becomes a 表2 row after those already there: the goal as 具体指标,
+        its unit, direction and target, and the 往期值; 环比 then computes as soon as
+        the actual is typed.
+        """
+        find = self._finder(retro)
+        rows = list(retro.rows("indicators"))
+        known = {(_norm(r.get("indicator")), _norm(r.get("unit"))) for r in rows}
+        cells = []
+        for goal in retro.rows("goals"):
+            key = (_norm(goal.get("goal")), _norm(goal.get("unit")))
+            found = None if key in known else find(goal.get("goal"), goal.get("unit"))
+            if found is None:
+                continue
+            known.add(key)
+            cells.append(FilledCell("indicators", len(rows), "previous", found))
+            rows.append({"indicator": goal.get("goal"), "unit": goal.get("unit"),
+                         "direction": goal.get("direction"), "target": goal.get("target"),
+                         "previous": found.value})
+        if not cells:
+            return Filled(retro)
+        return Filled(replace(retro, tables={**retro.tables, "indicators": rows}), cells)
+
+    def _finder(self, retro: Retrospective) -> Callable[[object, object], Previous | None]:
+        """Look-ups for one campaign: earlier than its start (or end), its own type, never itself."""
         from .archive import campaign_key
 
         info = retro.info
         start = parse_date(info.get("start")) if info.get("start") not in (None, "") else None
         end = parse_date(info.get("end")) if info.get("end") not in (None, "") else None
-        before = start or end
         key = campaign_key(info.get("campaign"), start.isoformat() if start else None)
         kind = info.get("type") or info.get("campaign_type")
-        name_column = "indicator" if table == "indicators" else "goal"
-        rows, cells = [], []
-        for i, row in enumerate(retro.rows(table)):
-            if row.get(column) not in (None, "") or not row.get(name_column):
-                rows.append(row)
-                continue
-            found = self.previous(row.get(name_column), row.get("unit"), before=before, campaign_type=kind,
-                                  exclude_key=key)
-            if found is None:
-                rows.append(row)
-                continue
-            rows.append({**row, column: found.value})
-            cells.append(FilledCell(table, i, column, found))
-        return Filled(replace(retro, tables={**retro.tables, table: rows}), cells)
+        return lambda name, unit: self.previous(name, unit, before=start or end, campaign_type=kind,
+                                                exclude_key=key)
 
 
 _QUERY = """

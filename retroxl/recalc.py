@@ -10,15 +10,16 @@ typed is never changed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from .books.base import Book, CellRef, Formula, Mark
+from .books.base import Book, CellRef, Formula, Mark, Note
 from .books.sheetxml import parse_ref, same_value
 from .engine.checks import ERROR, INFO, WARNING
 from .errors import RetroxlError
 from .files import atomic_output
+from .history import FilledCell, History, load_history
 from .schedule import make_schedule
 from .template import Template
 from .validate import Checked, Report, check_book
@@ -38,25 +39,36 @@ class RecalcResult:
     report: Report
     cells: int          # cells holding retroxl's formulas, all now carrying the right cached value
     changed: int        # of those, cells whose cached value (or number fallback) had to be rewritten
+    filled: list[FilledCell] = field(default_factory=list)   # empty 往期值 filled from history
 
 
 def recalc_book(book: Book, template: Template | str | Path | None = None, *, today: date | None = None,
-                name: str = "") -> RecalcResult:
-    """Recompute, mark and list the findings of a book (file or live); returns what was found."""
-    checked = check_book(book, template, today=today, name=name)
+                name: str = "", history: History | None = None) -> RecalcResult:
+    """Recompute, mark and list the findings of a book (file or live); returns what was found.
+
+    With ``history``, every empty 往期值 of 表2 is first filled from the archive
+    (see :mod:`retroxl.history`), with a note on the cell naming the campaign it
+    came from.
+    """
+    checked = check_book(book, template, today=today, name=name, history=history)
+    _write_previous(book, checked)
     cells, changed = _write_values(book, checked)
     _write_schedule(book, checked)
     _write_findings(book, checked)
     book.request_full_recalc()
-    return RecalcResult(Path(name), checked.report, cells, changed)
+    return RecalcResult(Path(name), checked.report, cells, changed, checked.filled)
 
 
 def recalc(path: str | Path, out: str | Path | None = None, template: Template | str | Path | None = None, *,
-           today: date | None = None) -> RecalcResult:
+           today: date | None = None, history: str | Path | History | None = None) -> RecalcResult:
     """Recalculate ``path`` in place (or into ``out``), atomically: the original is intact until the end.
+
+    ``history``: a review archive (``retroxl collect``) to fill empty 往期值 from.
 
     >>> recalc("复盘.xlsx").report.summary()  # doctest: +SKIP
     '复盘.xlsx: 0 error(s), 1 warning(s), 2 info'
+    >>> len(recalc("复盘.xlsx", history="复盘库.db").filled)  # doctest: +SKIP
+    3
     """
     from .books.ooxml import OoxmlBook
     from .books.safety import check_workbook
@@ -66,9 +78,11 @@ def recalc(path: str | Path, out: str | Path | None = None, template: Template |
     check_workbook(path)
     if dest.suffix.lower() != path.suffix.lower():
         raise RetroxlError(f"{dest}: keep the extension {path.suffix} (a macro workbook stays .xlsm)")
+    if history is not None and not isinstance(history, History):
+        history = load_history(history)
     book = OoxmlBook(path)
     try:
-        result = recalc_book(book, template, today=today, name=str(path))
+        result = recalc_book(book, template, today=today, name=str(path), history=history)
         with atomic_output(dest, force=True) as tmp:
             book.save(tmp)
             book.close()
@@ -76,6 +90,16 @@ def recalc(path: str | Path, out: str | Path | None = None, template: Template |
         book.close()
     result.path = dest
     return result
+
+
+def _write_previous(book: Book, checked: Checked) -> None:
+    """The 往期值 taken from history, each with a note naming the campaign it came from."""
+    notes = []
+    for cell in checked.filled:
+        sheet, row, col = checked.data.tables[cell.table].place(cell.row, cell.column)  # type: ignore[misc]
+        book.write_values(sheet, row, col, [[cell.previous.value]])
+        notes.append(Note(sheet, row, col, cell.note(checked.data.lang)))
+    book.add_notes(notes)
 
 
 def _write_values(book: Book, checked: Checked) -> tuple[int, int]:

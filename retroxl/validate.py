@@ -12,6 +12,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .books.base import Book
 from .books.reader import BookData, Key, read_book
@@ -22,6 +23,9 @@ from .errors import RetroxlError
 from .generate import resolve_template
 from .layout import Layout, a1
 from .template import Template
+
+if TYPE_CHECKING:
+    from .history import FilledCell, History
 
 SEVERITY_ORDER = {ERROR: 0, WARNING: 1, INFO: 2}
 
@@ -228,13 +232,19 @@ class Checked:
     values: Values
     matcher: FormulaMatcher
     report: Report
+    filled: list[FilledCell] = field(default_factory=list)   # empty 往期值 taken from history
 
 
 def check_book(book: Book, template: Template | str | Path | None = None, *, today: date | None = None,
-               name: str = "") -> Checked:
-    """Read, compute and check a book (any adapter)."""
+               name: str = "", history: History | None = None) -> Checked:
+    """Read, compute and check a book (any adapter); ``history`` fills empty 往期值 first."""
     tpl = resolve_template(template)
     data = read_book(book, tpl)
+    filled: list[FilledCell] = []
+    indicators = data.tables.get("indicators")
+    if history is not None and indicators is not None and "previous" in indicators.cols:
+        result = history.fill(data.retro)
+        data.retro, filled = result.retro, result.cells
     today = today or date.today()
     try:
         values = compute(data.layout, data.retro, today)
@@ -246,7 +256,7 @@ def check_book(book: Book, template: Template | str | Path | None = None, *, tod
     order = {n: i for i, n in enumerate(book.sheet_names())}
     report.findings.sort(key=lambda f: (order.get(f.sheet, len(order)), _cell_order(f.cell),
                                         SEVERITY_ORDER[f.severity], f.code))
-    return Checked(data, values, matcher, report)
+    return Checked(data, values, matcher, report, filled)
 
 
 def validate(path: str | Path, template: Template | str | Path | None = None, *,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from retroxl.books.base import Book, CellRef, Formula, Mark
+from retroxl.books.base import HISTORY_AUTHOR, Book, CellRef, Formula, Mark, Note
 from retroxl.books.live import FILLS, NOTE_PREFIX, REGISTRY_SHEET, LiveBook, as_text, bands, parse_rect, runs
 from retroxl.layout import a1, col_letter
 from retroxl.rules import ExcelError
@@ -255,6 +255,14 @@ def test_marks_colour_runs_add_notes_and_keep_a_persons_note(xw):
     added = [a for a in acts if a["func"] == "addSheet"]
     assert added and added[0]["args"][1] == REGISTRY_SHEET
     assert any(a["func"] == "setSheetVisibility" for a in acts)
+
+
+def test_history_notes_are_signed_and_keep_a_persons_note(xw):
+    sheet = "表2 关键指标"
+    xl = xw.Book(json=_payload({sheet: [["h"] * 8 for _ in range(6)]}, notes={sheet: ["$H$5"]}))
+    LiveBook(xl).add_notes([Note(sheet, 3, 7, "往期值取自「A」"), Note(sheet, 4, 7, "往期值取自「B」")])
+    notes = [a["args"] for a in actions(xl) if a["func"] == "addNote"]
+    assert notes == [["$H$4", f"{HISTORY_AUTHOR}:\n往期值取自「A」"]]   # H5 keeps the person's note
 
 
 def test_clear_marks_removes_exactly_what_set_marks_added(xw):

@@ -39,7 +39,8 @@ Rect = tuple[int, int, int, int]          # first_row, first_col, last_row, last
 Block = Sequence[Sequence[Value]]
 
 SEVERITIES = ("error", "warning", "info")
-MARK_AUTHOR = "retroxl"                   # the author of every note retroxl writes
+MARK_AUTHOR = "retroxl"                   # the author of the notes on findings (replaced on every run)
+HISTORY_AUTHOR = "retroxl 复盘库"          # the author of the notes saying where a 往期值 came from (kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,16 @@ class Mark:
     col: int
     severity: str       # one of SEVERITIES
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A note on a cell that is not a finding (for example where a filled-in value came from)."""
+
+    sheet: str
+    row: int
+    col: int
+    text: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +125,13 @@ class Book(Protocol):
         """Colour each marked cell by severity and attach a note authored :data:`MARK_AUTHOR`.
 
         A cell that already carries a person's note keeps it (the fill is still set).
+        """
+        ...
+
+    def add_notes(self, notes: Sequence[Note], author: str = HISTORY_AUTHOR) -> None:
+        """Attach a note signed ``author`` to each cell; a cell that already has a note keeps it.
+
+        :meth:`clear_marks` leaves these notes alone (unless ``author`` is :data:`MARK_AUTHOR`).
         """
         ...
 

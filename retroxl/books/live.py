@@ -21,7 +21,7 @@ from typing import Any
 
 from ..layout import a1, quote_sheet
 from ..rules import ExcelError
-from .base import MARK_AUTHOR, Block, CellRef, Formula, Mark, Rect, Value
+from .base import HISTORY_AUTHOR, MARK_AUTHOR, Block, CellRef, Formula, Mark, Note, Rect, Value
 
 # Marks live in a hidden sheet of retroxl's own, so they can be removed exactly: xlwings
 # Lite cannot read a fill colour or a note's text without a round trip per cell.
@@ -285,6 +285,12 @@ class LiveBook:
                 cell.add_note(NOTE_PREFIX + "\n".join(texts))
             registry.append([_cell_value(sheet), r, c, 1 if noted else 0])
         self._put_registry(registry)
+
+    def add_notes(self, notes: Sequence[Note], author: str = HISTORY_AUTHOR) -> None:
+        for n in notes:
+            cell = self._range(n.sheet, n.row, n.col, n.row, n.col)
+            if cell.note is None:
+                cell.add_note(f"{author}:\n{n.text}")
 
     def _put_registry(self, rows: list[list[object]]) -> None:
         if REGISTRY_SHEET in self.sheet_names():

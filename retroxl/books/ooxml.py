@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import RetroxlError
 from ..layout import a1, col_letter
 from . import notes as nt
-from .base import MARK_AUTHOR, Block, CellRef, Formula, Mark, Rect, Value
+from .base import HISTORY_AUTHOR, MARK_AUTHOR, Block, CellRef, Formula, Mark, Note, Rect, Value
 from .parts import (CT_COMMENTS, CT_VML, CT_WORKSHEET, STRICT_REL, T_COMMENTS, T_OFFICE_DOCUMENT, T_SHARED_STRINGS,
                     T_STYLES, T_TABLE, T_VML, T_WORKSHEET, WORKBOOK_ORDER, WORKSHEET_TAIL, ContentTypes, Rels,
                     insert_element, rels_path)
@@ -44,7 +44,6 @@ class _Sheet:
     rid: str
     xml: SheetXml | None = None
     rels: Rels | None = None
-    notes: list[tuple[int, int, str]] = field(default_factory=list)
 
 
 class OoxmlBook:
@@ -217,7 +216,6 @@ class OoxmlBook:
                     self.pkg.write(comments, text)
                     if vml and self.pkg.has(vml):
                         self.pkg.write(vml, nt.remove_shapes(self.pkg.text(vml), removed))
-            sh.notes = []
 
     def _may_have_marks(self, sh: _Sheet) -> bool:
         data = self.pkg.read(sh.part)
@@ -250,11 +248,15 @@ class OoxmlBook:
             for mk in items:
                 cells.setdefault((mk.row, mk.col), []).append(mk)
             self._mark_fills(sh, cells)
-            comments, _ = self._note_parts(sh)
-            taken = nt.note_cells(self.pkg.text(comments)) if comments and self.pkg.has(comments) else set()
-            sh.notes = [(r, c, "\n".join(f"{m.message}" for m in ms)) for (r, c), ms in sorted(cells.items())
-                        if (r, c) not in taken]
-            self._write_notes(sh)
+            self._write_notes(sh, MARK_AUTHOR, [(r, c, "\n".join(m.message for m in ms))
+                                                for (r, c), ms in sorted(cells.items())])
+
+    def add_notes(self, notes: Sequence[Note], author: str = HISTORY_AUTHOR) -> None:
+        by_sheet: dict[str, list[tuple[int, int, str]]] = {}
+        for n in notes:
+            by_sheet.setdefault(n.sheet, []).append((n.row, n.col, n.text))
+        for name, items in by_sheet.items():
+            self._write_notes(self._sheet(name), author, items)
 
     def _mark_fills(self, sh: _Sheet, cells: dict[tuple[int, int], list[Mark]]) -> None:
         order = {s: i for i, s in enumerate(MARK_FILLS)}
@@ -298,17 +300,21 @@ class OoxmlBook:
         self.pkg.write(part, text[:m.start()] + block + text[m.end():])
         return len(existing)
 
-    def _write_notes(self, sh: _Sheet) -> None:
-        if not sh.notes:
+    def _write_notes(self, sh: _Sheet, author: str, notes: list[tuple[int, int, str]]) -> None:
+        """Add ``author``'s notes to the sheet, except on cells that already carry one."""
+        comments, vml = self._note_parts(sh)
+        if comments and self.pkg.has(comments):
+            taken = nt.note_cells(self.pkg.text(comments))
+            notes = [n for n in notes if n[:2] not in taken]
+        if not notes:
             return
         rels = self._rels(sh.part)
-        comments, vml = self._note_parts(sh)
         if comments is None:
             comments = self.pkg.unused_name("xl/comments%d.xml")
             rels.add(T_COMMENTS, comments)
             self.types.add_override(comments, CT_COMMENTS)
         text = self.pkg.text(comments) if self.pkg.has(comments) else nt.NEW_COMMENTS
-        self.pkg.write(comments, nt.add_notes(text, MARK_AUTHOR, sh.notes))
+        self.pkg.write(comments, nt.add_notes(text, author, notes))
         if vml is None:
             vml = self.pkg.unused_name("xl/drawings/vmlDrawing%d.vml")
             rid = rels.add(T_VML, vml)
@@ -319,7 +325,7 @@ class OoxmlBook:
             element = (f'<{xml.p}legacyDrawing {r}:id="{rid}"/>' if r else  # type: ignore[union-attr]
                        f'<{xml.p}legacyDrawing xmlns:r="{_REL_NS}" r:id="{rid}"/>')  # type: ignore[union-attr]
             xml.tail = insert_element(xml.tail, WORKSHEET_TAIL, "legacyDrawing", element, depth=1)  # type: ignore[union-attr]
-        self.pkg.write(vml, nt.add_shapes(self.pkg.text(vml), [(r, c) for r, c, _ in sh.notes]))
+        self.pkg.write(vml, nt.add_shapes(self.pkg.text(vml), [(r, c) for r, c, _ in notes]))
 
     # ------------------------------------------------------------ sheets
     def put_sheet(self, name: str, rows: Block, links: Mapping[tuple[int, int], CellRef] | None = None,
