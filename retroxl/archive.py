@@ -20,16 +20,18 @@ import sqlite3
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .engine.periods import parse_date
 from .errors import RetroxlError
-from .model import Link, Retrospective
-from .rules import Context, evaluate, fallback_number, is_number
-from .template import Sheet, Table, Template, load_template
+from .model import Retrospective
+from .compute import compute
+from .layout import Layout, make_layout
+from .rules import fallback_number, is_number
+from .template import Table, Template, load_template
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -177,91 +179,23 @@ def _number(value: object) -> float | None:
     return float(value) if is_number(value) and not isinstance(value, date) else None
 
 
-_CONTEXTS: dict[int, tuple[Template, Context]] = {}   # by id(), as _PLANS
+_LAYOUTS: dict[tuple, tuple[Template, Layout]] = {}   # by (id(template), row counts); the template is kept
 
 
-def _context(tpl: Template) -> Context:
-    """The rules' context in the canonical language: built once per template and day."""
-    today = date.today()
-    if id(tpl) not in _CONTEXTS or _CONTEXTS[id(tpl)][1].today != today:
-        lang = CANONICAL_LANG
-        _CONTEXTS[id(tpl)] = (tpl, Context({k: v[lang] for k, v in tpl.markers.items()},
-                                           {k: v[lang] for k, v in tpl.lists.items()}, today))
-    return _CONTEXTS[id(tpl)][1]
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """A table's columns in evaluation order, constants resolved: built once per table, used for every row."""
-
-    entries: tuple[str, ...]                                   # the columns a person fills
-    steps: tuple[tuple[str, str, tuple[tuple[str, bool, object], ...]], ...]  # (column, rule, ((arg, const?, ref)))
-
-
-_PLANS: dict[int, tuple[Table, _Plan]] = {}   # by id(); the table is kept so its id is never reused
-
-
-def _plan(ctx: Context, table: Table) -> _Plan:
-    """Built once per table (templates are loaded once); ``ctx`` is always the canonical language."""
-    if id(table) not in _PLANS:
-        order: list[str] = []
-
-        def visit(k: str) -> None:  # formula columns after the columns they read
-            c = table.column(k)
-            if k in order or c.formula is None:
-                return
-            for ref in c.formula.args.values():
-                if not ctx.constant(ref)[0]:
-                    visit(ref)
-            order.append(k)
-
-        for c in table.columns:
-            visit(c.key)
-        steps = []
-        for k in order:
-            rule = table.column(k).formula
-            args = []
-            for arg, ref in rule.args.items():  # type: ignore[union-attr]
-                known, const = ctx.constant(ref)
-                args.append((arg, known, const if known else ref))
-            steps.append((k, rule.rule, tuple(args)))  # type: ignore[union-attr]
-        _PLANS[id(table)] = (table, _Plan(tuple(c.key for c in table.columns if c.formula is None), tuple(steps)))
-    return _PLANS[id(table)][1]
-
-
-def _row_values(ctx: Context, table: Table, entries: dict[str, object]) -> dict[str, object]:
-    """Every column of one table row: the entries and what each formula column shows.
-
-    The per-row part of :func:`retroxl.compute.compute` (same rules, same fallbacks),
-    without building a whole workbook layout: collect runs it for thousands of books.
-    """
-    plan = _plan(ctx, table)
-    out: dict[str, object] = {}
-    for k in plan.entries:
-        v = entries.get(k)
-        out[k] = "" if v is None else v
-    for k, rule, spec in plan.steps:
-        args = {arg: ref if const else out[ref] for arg, const, ref in spec}  # type: ignore[index]
-        if rule == "number" and type(args["x"]) is str:   # only text has a fallback number (120万次)
-            fb = fallback_number(args["x"])
-            if fb is not None:
-                args["fallback"] = fb
-        out[k] = evaluate(ctx, rule, args)
-    return out
-
-
-def _totals(ctx: Context, sheet: Sheet, rows: dict[str, list[dict[str, object]]]) -> dict[str, object]:
-    """The 成本收益 summary fields (totals, ROI) from the cost and return rows."""
-    out: dict[str, object] = {}
-    for f in sheet.fields:
-        if f.formula is None:
-            continue
-        args = {}
-        for arg, ref in f.formula.args.items():
-            table, _, column = ref.partition(".")
-            args[arg] = [r.get(column, "") for r in rows.get(table, [])] if column else out.get(ref, "")
-        out[f.key] = evaluate(ctx, f.formula.rule, args)
-    return out
+def _layout(tpl: Template, tables: dict[str, list[dict[str, object]]]) -> Layout:
+    """The template's layout in the canonical language, each table as long as the review's rows."""
+    base_key = (id(tpl), None)
+    if base_key not in _LAYOUTS:
+        _LAYOUTS[base_key] = (tpl, make_layout(tpl, CANONICAL_LANG))
+    base = _LAYOUTS[base_key][1]
+    key = (id(tpl), tuple(len(tables.get(k, ())) for k in base.tables))
+    if key not in _LAYOUTS:
+        if len(_LAYOUTS) > 1024:
+            _LAYOUTS.clear()
+            _LAYOUTS[base_key] = (tpl, base)
+        sizes = dict(zip(base.tables, key[1]))
+        _LAYOUTS[key] = (tpl, replace(base, tables={k: replace(tl, rows=sizes[k]) for k, tl in base.tables.items()}))
+    return _LAYOUTS[key][1]
 
 
 def _localized(tpl: Template, lists: dict[str, str], row: dict[str, object]) -> dict[str, object]:
@@ -273,7 +207,7 @@ def _filled(row: dict[str, object], keys: frozenset[str]) -> bool:
     return any(v is not None and v != "" and k in keys for k, v in row.items())
 
 
-_SHAPES: dict[int, tuple[Table, frozenset[str], dict[str, str]]] = {}   # by id(), as _PLANS
+_SHAPES: dict[int, tuple[Table, frozenset[str], dict[str, str]]] = {}   # by id(), as _LAYOUTS
 
 
 def _shape(table: Table) -> tuple[frozenset[str], dict[str, str]]:
@@ -297,7 +231,6 @@ def review_records(retro: Retrospective, *, template: Template | None = None, fm
     saved by a program that never calculates still gives the right figures.
     """
     tpl = template or load_template()
-    ctx = _context(tpl)
     tables: dict[str, list[dict[str, object]]] = {}
     for key, rows in retro.tables.items():
         try:
@@ -306,24 +239,18 @@ def review_records(retro: Retrospective, *, template: Template | None = None, fm
             continue
         keys, lists = _shape(table)
         tables[key] = [_localized(tpl, lists, r) for r in rows if _filled(r, keys)]
-    totals: dict[str, object] = {}
-    for sheet in tpl.sheets:
-        if sheet.kind == "costs":
-            values = {t.key: [_row_values(ctx, t, r) for r in tables.get(t.key, [])] for t in sheet.tables}
-            totals.update(_totals(ctx, sheet, values))
-    by_name = {f.name: totals.get(f.key, "") for s in tpl.sheets for f in s.fields if f.name}
-
-    def resolved(row: dict[str, object]) -> dict[str, object]:  # 表2's ROI row takes its actual from 成本收益
-        return {k: by_name.get(v.name, "") if isinstance(v, Link) else v for k, v in row.items()}
+    layout = _layout(tpl, tables)
+    # Only what the archive stores: the goal and indicator rows and the 成本收益 totals (with what they read).
+    values = compute(layout, replace(retro, tables=tables),
+                     fields=[f.key for s in tpl.sheets if s.kind == "costs" for f in s.fields],
+                     tables=[k for k in _STORED if k in layout.tables])
+    totals = values.fields
 
     out: dict[str, list[tuple]] = {}
-    for key in ("goals", "indicators"):
-        _, table = tpl.table(key)
-        rows = []
-        for r in tables.get(key, []):
-            v = _row_values(ctx, table, resolved(r))
-            rows.append(tuple(_number(v[c]) if number else _entry(v[c]) for c, number in _STORED[key]))
-        out[key] = rows
+    for key, stored in _STORED.items():
+        columns = [(values.columns[(key, c)], number) for c, number in stored] if key in layout.tables else []
+        out[key] = [tuple(_number(col[i]) if number else _entry(col[i]) for col, number in columns)
+                    for i in range(len(tables.get(key, ())))]
     out["actions"] = []
     for r in tables.get("actions", []):
         # A date deadline is stored as a date; relative text (3个工作日内, 下次活动前) as text beside it.

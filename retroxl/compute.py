@@ -9,14 +9,14 @@ template's formula arguments).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 from itertools import repeat
 
 from .layout import Layout
 from .model import Link, Retrospective
 from .rules import RULES, Context, fallback_number
-from .template import FormulaRule
+from .template import FormulaRule, Template
 
 Key = tuple  # ("t", table, row, column) or ("f", field)
 
@@ -57,12 +57,39 @@ class Values:
         return self.cells.get(("f", key), "")
 
 
+_CONTEXTS: dict[tuple, tuple[Template, Context]] = {}   # by (id(template), lang, today); the template is kept
+_PREPARED: dict[int, tuple[FormulaRule, Callable, tuple[str, ...], tuple]] = {}   # by id(rule), likewise
+
+
+_TEMPLATE, _ROW, _BOOK = "template", "row", "book"
+
+
+def _context(tpl: Template, lang: str, today: date) -> Context:
+    key = (id(tpl), lang, today)
+    if key not in _CONTEXTS:
+        if len(_CONTEXTS) > 64:
+            _CONTEXTS.clear()
+        _CONTEXTS[key] = (tpl, Context({k: v[lang] for k, v in tpl.markers.items()},
+                                       {k: v[lang] for k, v in tpl.lists.items()}, today))
+    return _CONTEXTS[key][1]
+
+
+def _prepared(rule: FormulaRule) -> tuple[Callable, tuple[str, ...], tuple]:
+    """A rule's function, its parameters after ctx in order, and each argument as (name, ref, kind):
+    worked out once, not per column per book. Kind: a template constant (a marker ``m.KEY`` or a list
+    item ``l.LIST.N``), a column of the same row (no dot), or a book-level value (a named cell, a column)."""
+    if id(rule) not in _PREPARED:
+        fn = RULES[rule.rule]
+        args = tuple((arg, ref, _TEMPLATE if ref.partition(".")[0] in ("m", "l") else _BOOK if "." in ref else _ROW)
+                     for arg, ref in rule.args.items())
+        _PREPARED[id(rule)] = (rule, fn, fn.__code__.co_varnames[1:fn.__code__.co_argcount], args)
+    return _PREPARED[id(rule)][1:]
+
+
 class _Computer:
     def __init__(self, layout: Layout, retro: Retrospective, today: date | None) -> None:
-        tpl, lang = layout.template, layout.lang
         self.layout, self.retro = layout, retro
-        self.ctx = Context({k: v[lang] for k, v in tpl.markers.items()},
-                           {k: v[lang] for k, v in tpl.lists.items()}, today or date.today())
+        self.ctx = _context(layout.template, layout.lang, today or date.today())
         self.by_name = {fl.spec.name: key for key, fl in layout.fields.items() if fl.spec.name}
         self.fields: dict[str, object] = {}
         self.columns: dict[tuple[str, str], list] = {}
@@ -127,9 +154,11 @@ class _Computer:
 
     def apply(self, rule: FormulaRule, n: int, local: Callable[[str], list], table: str | None) -> list:
         """The rule's value for rows 0..n-1; ``local`` gives a row-level argument's column."""
+        fn, params, prepared = _prepared(rule)
         args: dict[str, list] = {}
-        for arg, ref in rule.args.items():
-            known, value = self.constant(ref)
+        for arg, ref, kind in prepared:
+            known, value = (False, None) if kind is _ROW else self.ctx.constant(ref) if kind is _TEMPLATE \
+                else self.constant(ref)
             args[arg] = [value] * n if known else (local(ref) + [""] * n)[:n]
         if rule.rule == "number" and table is not None:
             # A text entry that reads as a number: the parsed value becomes the formula's fallback.
@@ -141,22 +170,26 @@ class _Computer:
                     if fb is not None:
                         self.fallbacks[("t", table, i, x)] = fb
                         fallback[i] = fb
-        fn = RULES[rule.rule]
-        params = fn.__code__.co_varnames[1:fn.__code__.co_argcount]   # the arguments after ctx, in order
-        if set(params) == set(args):     # positional calls down the columns: no dict per row
+        if args.keys() == set(params):     # positional calls down the columns: no dict per row
             return list(map(fn, repeat(self.ctx, n), *(args[p] for p in params)))
         names = list(args)
         return [fn(self.ctx, **dict(zip(names, row))) for row in zip(*args.values())]
 
-    def run(self) -> Values:
-        for key in self.layout.fields:
+    def run(self, fields: Iterable[str], tables: Iterable[str]) -> Values:
+        for key in fields:
             self.field(key)
-        for table, tl in self.layout.tables.items():
-            for c in tl.spec.columns:
+        for table in tables:
+            for c in self.layout.tables[table].spec.columns:
                 self.column(table, c.key)
         return Values(fallbacks=self.fallbacks, fields=self.fields, columns=self.columns)
 
 
-def compute(layout: Layout, retro: Retrospective, today: date | None = None) -> Values:
-    """Fill a :class:`Values` with every entry and every computed cell of ``layout``."""
-    return _Computer(layout, retro, today).run()
+def compute(layout: Layout, retro: Retrospective, today: date | None = None, *,
+            fields: Iterable[str] | None = None, tables: Iterable[str] | None = None) -> Values:
+    """Fill a :class:`Values` with every entry and every computed cell of ``layout``.
+
+    ``fields`` / ``tables`` limit the work to those (and what they depend on), for
+    callers that need a few figures of thousands of books (``retroxl collect``).
+    """
+    return _Computer(layout, retro, today).run(layout.fields if fields is None else fields,
+                                               layout.tables if tables is None else tables)
