@@ -64,7 +64,8 @@ _PREPARED: dict[int, tuple[FormulaRule, Callable, tuple[str, ...], tuple]] = {} 
 _TEMPLATE, _ROW, _BOOK = "template", "row", "book"
 
 
-def _context(tpl: Template, lang: str, today: date) -> Context:
+def template_context(tpl: Template, lang: str, today: date) -> Context:
+    """The rules' context for a template, language and day (markers and list items as shown), kept for reuse."""
     key = (id(tpl), lang, today)
     if key not in _CONTEXTS:
         if len(_CONTEXTS) > 64:
@@ -89,7 +90,7 @@ def _prepared(rule: FormulaRule) -> tuple[Callable, tuple[str, ...], tuple]:
 class _Computer:
     def __init__(self, layout: Layout, retro: Retrospective, today: date | None) -> None:
         self.layout, self.retro = layout, retro
-        self.ctx = _context(layout.template, layout.lang, today or date.today())
+        self.ctx = template_context(layout.template, layout.lang, today or date.today())
         self.by_name = {fl.spec.name: key for key, fl in layout.fields.items() if fl.spec.name}
         self.fields: dict[str, object] = {}
         self.columns: dict[tuple[str, str], list] = {}

@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .archive import open as open_archive
+from .compute import template_context
 from .errors import RetroxlError
 from .files import atomic_output
 from .layout import Layout, a1, make_layout, quote_sheet
-from .rules import Context, evaluate
+from .rules import evaluate
 from .template import FormulaRule, Template, load_template
 
 if TYPE_CHECKING:
@@ -180,8 +181,7 @@ class _Writer:
         self.t = TEXTS[lang]
         self.tpl: Template = load_template()
         self.layout: Layout = make_layout(self.tpl, lang)
-        self.ctx = Context({k: v[lang] for k, v in self.tpl.markers.items()},
-                           {k: v[lang] for k, v in self.tpl.lists.items()}, today)
+        self.ctx = template_context(self.tpl, lang, today)
 
     # ------------------------------------------------------------ helpers
     def formula(self, rule: str, cells: dict[str, str], values: dict[str, object]) -> tuple[str, object]:
