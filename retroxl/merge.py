@@ -33,14 +33,14 @@ def add_retrospective(path: str | Path, retro: Retrospective | None = None, *, o
 
     path = Path(path)
     dest = Path(out) if out else path
-    check_workbook(path)
+    checked = check_workbook(path)
     if path.suffix.lower() not in (".xlsx", ".xlsm"):
         raise RetroxlError(f"{path}: only .xlsx and .xlsm workbooks can take the retrospective sheets")
     if dest.suffix.lower() != path.suffix.lower():
         raise RetroxlError(f"{dest}: keep the extension {path.suffix} (a macro workbook stays .xlsm)")
     with tempfile.TemporaryDirectory(prefix="retroxl-into-") as tmp:
         fresh = new_workbook(Path(tmp) / "sheets.xlsx", retro, template=template, lang=lang, today=today)
-        book = OoxmlBook(path)
+        book = OoxmlBook(path, checked)
         try:
             transplant(book, str(fresh))
             with atomic_output(dest, force=force or dest == path) as target:

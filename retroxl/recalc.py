@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import compress
+from operator import is_not, ne, or_
 from pathlib import Path
 
 from .books.base import Book, CellRef, Formula, Mark, Note
@@ -19,6 +21,7 @@ from .books.sheetxml import parse_ref, same_value
 from .engine.checks import ERROR, INFO, WARNING
 from .errors import RetroxlError
 from .files import atomic_output
+from .gcpause import gc_paused
 from .history import FilledCell, History, load_history
 from .schedule import make_schedule
 from .template import Template
@@ -75,12 +78,12 @@ def recalc(path: str | Path, out: str | Path | None = None, template: Template |
 
     path = Path(path)
     dest = Path(out) if out else path
-    check_workbook(path)
+    checked = check_workbook(path)
     if dest.suffix.lower() != path.suffix.lower():
         raise RetroxlError(f"{dest}: keep the extension {path.suffix} (a macro workbook stays .xlsm)")
     if history is not None and not isinstance(history, History):
         history = load_history(history)
-    book = OoxmlBook(path)
+    book = OoxmlBook(path, checked)
     try:
         result = recalc_book(book, template, today=today, name=str(path), history=history)
         with atomic_output(dest, force=True) as tmp:
@@ -102,6 +105,7 @@ def _write_previous(book: Book, checked: Checked) -> None:
     book.add_notes(notes)
 
 
+@gc_paused()
 def _write_values(book: Book, checked: Checked) -> tuple[int, int]:
     """Cached values of retroxl's formulas, one block per column; returns (cells kept, cells changed).
 
@@ -128,14 +132,13 @@ def _write_values(book: Book, checked: Checked) -> tuple[int, int]:
             kept += len(texts) - texts.count(None)
             if texts == formulas and cached == computed and list(map(type, cached)) == list(map(type, computed)):
                 continue        # every formula ours and every cached value right (compared at C speed)
-            stale = [t is not None and (t != f or (old != new or type(old) is not type(new)) and (   # floats inline
-                         not abs(old - new) <= 1e-15 * max(abs(old), abs(new))
-                         if type(old) is float and type(new) is float else _differs(old, new)))
-                     for f, t, old, new in zip(formulas, texts, cached, computed)]
-            if not any(stale):
+            stale = _stale(formulas, texts, cached, computed)
+            if not stale:
                 continue
-            first, last = stale.index(True), len(stale) - 1 - stale[::-1].index(True)
-            writes = [t if s else None for t, s in zip(texts[first:last + 1], stale[first:last + 1])]
+            first, last = stale[0], stale[-1]
+            writes: list[str | None] = [None] * (last - first + 1)
+            for i in stale:
+                writes[i - first] = texts[i]
             sheet, row0, col = td.place(first, column.key)  # type: ignore[misc]
             write_column = getattr(book, "write_formula_column", None)
             if write_column is not None:      # the file adapter's bulk write: no Formula per cell
@@ -143,7 +146,7 @@ def _write_values(book: Book, checked: Checked) -> tuple[int, int]:
             else:
                 book.write_formulas(sheet, row0, col, [[None if t is None else Formula(t, v)]
                                                        for t, v in zip(writes, computed[first:last + 1])])
-            changed += sum(stale)
+            changed += len(stale)
     for key, fd in data.fields.items():
         text = None
         if fd.formula is not None and data.layout.fields[key].spec.formula is not None:
@@ -157,6 +160,32 @@ def _write_values(book: Book, checked: Checked) -> tuple[int, int]:
             book.write_formulas(sheet, row, col, [[Formula(text, value)]])
             changed += 1
     return kept, changed
+
+
+def _stale(formulas: list[str | None], texts: list[str | None], cached: list, computed: list) -> list[int]:
+    """The rows of a column whose cell recalc rewrites: one of ours whose formula or cached value must change.
+
+    The candidates are found at C speed (values or their types unequal, formula texts
+    unequal); only those are compared in Python (numbers equal to 15 digits are equal).
+    """
+    rows = range(len(texts))
+    unequal = compress(rows, map(or_, map(ne, cached, computed), map(is_not, map(type, cached), map(type, computed))))
+    stale = set()
+    for i in unequal:
+        if texts[i] is None:
+            continue
+        old, new = cached[i], computed[i]
+        if type(old) is float and type(new) is float:     # most cells: compared inline
+            if abs(old - new) <= 1e-15 * max(abs(old), abs(new)):
+                continue
+        elif type(old) is float and type(new) is int and old == new:     # a whole number read back as 1.0
+            continue
+        elif not _differs(old, new):
+            continue
+        stale.add(i)
+    if texts != formulas:
+        stale.update(i for i in compress(rows, map(ne, texts, formulas)) if texts[i] is not None)
+    return sorted(stale)
 
 
 def _differs(old: object, new: object) -> bool:

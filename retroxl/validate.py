@@ -20,6 +20,7 @@ from .compute import Values, compute
 from .engine.checks import CODES, ERROR, INFO, WARNING, Issue, check
 from .engine.metrics import normalize_direction
 from .errors import RetroxlError
+from .gcpause import gc_paused
 from .generate import resolve_template
 from .layout import Layout, a1
 from .template import Template
@@ -235,6 +236,7 @@ class Checked:
     filled: list[FilledCell] = field(default_factory=list)   # empty 往期值 taken from history
 
 
+@gc_paused()
 def check_book(book: Book, template: Template | str | Path | None = None, *, today: date | None = None,
                name: str = "", history: History | None = None) -> Checked:
     """Read, compute and check a book (any adapter); ``history`` fills empty 往期值 first."""
@@ -271,8 +273,7 @@ def validate(path: str | Path, template: Template | str | Path | None = None, *,
     from .books.safety import check_workbook
 
     path = Path(path)
-    check_workbook(path)
-    with OoxmlBook(path) as book:
+    with OoxmlBook(path, check_workbook(path)) as book:
         return check_book(book, template, today=today, name=str(path)).report
 
 
@@ -359,7 +360,8 @@ def _metrics(data: BookData, values: Values) -> list[dict]:
                     [values.table(table, i, col) for i in range(len(rows))]] if col in cols else [None] * len(rows)
                    for col in ("target_n", "actual_n", "attainment", "previous_n", "variance")]
         for i, (row, target, actual, attainment, previous, variance) in enumerate(zip(rows, *numbers)):
-            if not any(row.get(k) not in (None, "") for k in entry_keys):
+            entries = list(map(row.get, entry_keys))
+            if entries.count(None) + entries.count("") == len(entries):     # a blank row (counted at C speed)
                 continue
             d = row.get("direction")
             direction = directions.get(d) if isinstance(d, (str, type(None))) else None

@@ -275,3 +275,30 @@ def test_hostile_text_never_breaks_the_rules() -> None:
                                                       "attainment": value}]})
         for issue in check(tpl, "zh", retro, compute(layout, retro, TODAY), TODAY):
             assert issue.code in CODES and issue.message
+
+
+def test_the_parts_the_safety_check_inflated_are_reused_only_while_the_file_is_unchanged(tmp_path: Path) -> None:
+    """validate and recalc read the sheets the safety check inflated, never a stale copy of an edited file."""
+    import zipfile
+
+    from retroxl.books.safety import check_workbook
+    from retroxl.books.zippkg import Package
+
+    path = demo_workbook(tmp_path / "d.xlsx", today=TODAY)
+    checked = check_workbook(path)
+    with zipfile.ZipFile(path) as z:
+        sheet = next(i for i in z.infolist() if i.filename.startswith("xl/worksheets/"))
+        original = z.read(sheet)
+    pkg = Package(path, checked)
+    assert pkg.read(sheet.filename) is checked.inflated[sheet.header_offset]   # not inflated again
+    assert pkg.read(sheet.filename) == original
+    pkg.close()
+
+    type_into(path, {T2: {"F4": 999}})                 # the file changes after the check
+    stale = Package(path, checked)                     # a check of the old file is not trusted for the new one
+    with zipfile.ZipFile(path) as z:
+        sheets = [i for i in z.infolist() if i.filename.startswith("xl/worksheets/sheet")]
+        assert all(stale.read(i.filename) == z.read(i) for i in sheets)
+    stale.close()
+    first = next(m for m in validate(path, today=TODAY).metrics if m["sheet"] == T2)
+    assert first["actual"] == 999

@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import RetroxlError
 from ..layout import a1, col_letter
@@ -27,6 +28,9 @@ from .parts import (CT_COMMENTS, CT_VML, CT_WORKSHEET, STRICT_REL, T_COMMENTS, T
                     insert_element, rels_path)
 from .sheetxml import SheetXml, attrs, date_styles, escape, iter_blocks, parse_range, shared_strings, stored
 from .zippkg import Package
+
+if TYPE_CHECKING:
+    from .safety import Package as CheckedPackage
 
 MARK_FORMULA = 'N("retroxl")=0'        # identifies retroxl's mark formats, also after Excel re-saves the file
 MARK_FILLS = {"error": "FFFF8B8B", "warning": "FFFFD966", "info": "FFBDD7EE"}
@@ -49,9 +53,10 @@ class _Sheet:
 class OoxmlBook:
     """An .xlsx/.xlsm file as a :class:`~retroxl.books.base.Book`; :meth:`save` writes the result."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, checked: CheckedPackage | None = None) -> None:
+        """``checked``: what the safety check returned for this file (its parts are not inflated twice)."""
         self.path = Path(path)
-        self.pkg = Package(self.path)
+        self.pkg = Package(self.path, checked)
         try:
             self._open()
         except KeyError as e:

@@ -9,12 +9,14 @@ prints its cost beside a plain python-calamine read):
 
 - counts, sizes and compression ratios come from the zip directory;
 - only the parts every reader parses are inflated: the workbook part and its
-  relationships, the worksheets, shared strings and styles. Each is inflated once,
-  in bounded chunks, and its size and CRC-32 checked against the directory, so a
-  damaged part is found here; the others (tables, comments, charts…) are checked by
-  whichever reader opens them (zipfile checks CRCs; tables are read without an XML
-  parser). The parts inflated are handed back (:class:`Package`), so collect gives
-  python-calamine exactly the bytes that were checked, without inflating them twice;
+  relationships, the worksheets, shared strings and styles. Each is inflated once
+  (whole up to ``KEEP_BYTES``, else in bounded chunks), and its size and CRC-32 checked
+  against the directory, so a damaged part is found here; the others (tables, comments,
+  charts…) are checked by whichever reader opens them (zipfile checks CRCs; tables are
+  read without an XML parser). The parts inflated whole are handed back
+  (:class:`Package`), so collect gives python-calamine, and recalc and validate give
+  :class:`~retroxl.books.zippkg.Package`, exactly the bytes that were checked, without
+  inflating them twice;
 - a DTD (entity expansion is how XML bombs work) can only come before the root
   element: the prolog is read for it, not the whole part;
 - a worksheet's used range is bounded from above cheaply (see :func:`_check_sheet`),
@@ -57,6 +59,7 @@ MAX_RATIO = 200                 # uncompressed ÷ compressed for a part above RA
 RATIO_FLOOR = 10 << 20          # real sheets measure 2-35×; deflate of zeros reaches ~1000×
 
 _CHUNK = 1 << 20
+KEEP_BYTES = 64 << 20           # parts up to this size are inflated in one piece and kept for the reader
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
 _ENCRYPTED_STREAMS = ("EncryptedPackage".encode("utf-16-le"), "EncryptionInfo".encode("utf-16-le"))
@@ -94,7 +97,7 @@ class Package:
     parts: dict[str, Part]                                   # the same by name (the last of a name, as zipfile)
     sheets: dict[str, str] = field(default_factory=dict)     # worksheet part → sheet name, in workbook order
     checked: set[int] = field(default_factory=set)           # the entries (by offset) of the parts checked
-    inflated: dict[int, bytes] = field(default_factory=dict)  # those of up to a chunk, inflated, by offset
+    inflated: dict[int, bytes] = field(default_factory=dict)  # those of up to KEEP_BYTES, inflated, by offset
 
     def read(self, name: str) -> bytes:
         """One part's bytes, checked against its recorded size and CRC-32; KeyError if there is none."""
@@ -327,7 +330,7 @@ def _inflate(f: BinaryIO, info: Part) -> Iterator[bytes]:
     """A part's bytes, checked against the zip directory's size and CRC-32 as zipfile checks them.
 
     zipfile's own reader minus its per-part overhead (most parts here are a few KB): a
-    part of up to one chunk comes whole and checked (:func:`_whole`); a larger one comes
+    part of up to KEEP_BYTES comes whole and checked (:func:`_whole`); a larger one comes
     in chunks, is stopped as soon as it inflates beyond its recorded size, and is
     checked before its last chunk is handed out.
     """
@@ -352,7 +355,8 @@ def _inflate(f: BinaryIO, info: Part) -> Iterator[bytes]:
 
 
 def _small(info: Part) -> bool:
-    return info.file_size <= _CHUNK and info.compress_size <= _CHUNK
+    """Whether a part is inflated in one piece (and kept) rather than in chunks."""
+    return info.file_size <= KEEP_BYTES and info.compress_size <= KEEP_BYTES
 
 
 def _unusual(info: Part) -> bool:
@@ -418,7 +422,7 @@ def _pieces(f: BinaryIO, left: int, deflated: bool) -> Iterator[bytes]:
 
 
 def _part(path: Path, f: BinaryIO, info: Part, inflated: dict[int, bytes]) -> bytes:
-    """Inflate and check one part a reader parses (a part of up to a chunk is kept in ``inflated``)."""
+    """Inflate and check one part a reader parses (a part of up to KEEP_BYTES is kept in ``inflated``)."""
     if _small(info):
         data = inflated[info.header_offset] = _whole(f, info)
         _check_prolog(path, info.filename, data)
@@ -595,11 +599,16 @@ def _check_sheet(path: Path, sheet: str, f: BinaryIO, info: Part, inflated: dict
     # Each row or cell element without r="…" moves one row down or one column right: with n tags
     # (n '<', each tag 4 bytes at least: <c/>), rows + a and columns + b where a + b <= n, a product
     # at most ((rows + columns + n) / 2)².
+    # The tags are counted only if those of the first chunk leave hope that they are few enough
+    # (either way the answer is exact: otherwise _irregular looks at every tag).
     if whole and not _within_adding(rows, columns, (hi - lo) // 4):
-        irregular = not _within_adding(rows, columns, buf.count(b"<", lo, hi)) and _irregular(buf, lo, hi)
+        span = max(min(_CHUNK, hi - lo), 1)
+        hopeful = _within_adding(rows, columns, buf.count(b"<", lo, lo + span) * (hi - lo) // span // 2)
+        irregular = not (hopeful and _within_adding(rows, columns, buf.count(b"<", lo, hi))) \
+            and _irregular(buf, lo, hi)
     if not irregular and _within(rows, columns):
         return
-    rows, columns = _walk(_buffers(_inflate(f, info)))
+    rows, columns = _walk(_buffers((buf,) if whole else _inflate(f, info)))
     _check_size(path, sheet, rows, columns, declared=False)
 
 

@@ -12,8 +12,12 @@ import struct
 import zipfile
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import RetroxlError
+
+if TYPE_CHECKING:
+    from .safety import Package as CheckedPackage
 
 FIXED_TIME = (0 << 11) | (0 << 5) | 0          # 00:00:00
 FIXED_DATE = (0 << 9) | (1 << 5) | 1           # 1980-01-01
@@ -27,7 +31,9 @@ _END = struct.Struct("<IHHHHIIH")
 class Package:
     """The parts of one package; ``read``/``write``/``remove`` by part name, then ``save``."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, checked: CheckedPackage | None = None) -> None:
+        """``checked``: what :func:`~retroxl.books.safety.check_workbook` returned for this file; the
+        parts it inflated and verified are used as they are, not inflated a second time."""
         self.path = Path(path)
         try:
             self._zip = zipfile.ZipFile(self.path)
@@ -35,6 +41,7 @@ class Package:
             raise RetroxlError(f"{self.path}: not an .xlsx/.xlsm workbook (not a zip package; "
                                "an encrypted or legacy .xls file?)") from None
         self._infos = {i.filename: i for i in self._zip.infolist() if not i.is_dir()}
+        self._checked = checked
         self._order = list(self._infos)
         self._new: dict[str, bytes] = {}        # changed or added parts
         self._removed: set[str] = set()
@@ -57,6 +64,12 @@ class Package:
         info = self._infos[name]
         if info.file_size > MAX_PART:
             raise RetroxlError(f"{self.path}: part {name} is too large ({info.file_size} bytes)")
+        if self._checked is not None:   # the bytes the safety check inflated and verified, if it is this part
+            seen = self._checked.parts.get(name)
+            data = self._checked.inflated.get(info.header_offset)
+            if data is not None and seen is not None and (seen.header_offset, seen.CRC, seen.file_size) == (
+                    info.header_offset, info.CRC, info.file_size):
+                return data
         try:
             return self._zip.read(info)
         except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as e:
