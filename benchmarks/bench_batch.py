@@ -101,6 +101,7 @@ def main() -> int:
     ap.add_argument("--dir", help="where to write (default: the system's temporary folder)")
     args = ap.parse_args()
     n = args.campaigns
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="retroxl-bench-", dir=args.dir) as tmp:
         root = Path(tmp)
         lst = campaign_list(root / "campaigns.csv", n)
@@ -128,7 +129,7 @@ def main() -> int:
             os.sync()
 
     print(f"{n:,} campaigns in {args.dir or tempfile.gettempdir()}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}")
+          f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     print("per workbook:")
     print(f"  {'XlsxWriter (new_workbook)':<30}{xlsxwriter_ms:8.3f} ms  {1000 / xlsxwriter_ms:8,.0f}/s")
     print(f"  {'stamped (WorkbookStamp)':<30}{stamped_ms:8.3f} ms  {1000 / stamped_ms:8,.0f}/s"

@@ -17,18 +17,19 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING
 
+from .batch_index import FAILED, OVERWRITTEN, SKIPPED, WRITTEN
+from .batch_index import write_index
 from .books.base import Note
 from .campaigns import GOALS, Campaign, CampaignList, read_campaigns
 from .errors import RetroxlError
-from .files import atomic_output
 from .generate import _info_dates, _localize_choices, plan_workbook, resolve_template, write_plan
 from .history import History, load_history
-from .layout import Layout, make_layout, quote_text
+from .layout import Layout, make_layout
 from .model import Retrospective
 from .safe_names import UniqueNames
 from .schedule import Schedule, make_schedule
@@ -39,15 +40,6 @@ if TYPE_CHECKING:
 
 INDEX_NAME = "汇总.xlsx"
 CHUNK = 250            # campaigns a worker writes and makes durable together
-URL_LIMIT = 65_530     # hyperlinks Excel allows per worksheet; later rows get HYPERLINK formulas
-STREAMED_INDEX = 200_000   # rows beyond which the index is streamed (inline strings) to bound memory
-
-EXCEL_EPOCH = date(1899, 12, 30)
-WRITTEN, OVERWRITTEN, SKIPPED, FAILED = "written", "overwritten", "skipped", "failed"
-_STATUS = {
-    "zh": {WRITTEN: "已生成", OVERWRITTEN: "已覆盖", SKIPPED: "已存在，未覆盖", FAILED: "失败"},
-    "en": {WRITTEN: "written", OVERWRITTEN: "overwritten", SKIPPED: "kept (exists)", FAILED: "failed"},
-}
 
 
 @dataclass
@@ -169,11 +161,11 @@ def batch(campaigns_path: str | Path, outdir: str | Path, *, overwrite: bool = F
         outdir.mkdir(parents=True, exist_ok=True)
         index = outdir / INDEX_NAME
         failures = _generate(planned, len(listing.campaigns), outdir, lang, today, jobs, overwrite, progress,
-                             meanwhile=lambda: _write_index(index, outcomes, default, lang))
+                             meanwhile=lambda: write_index(index, outcomes, default, lang))
         for position, reason in failures:
             outcomes[position].status, outcomes[position].reason = FAILED, reason
         if failures:   # the index was written with the planned statuses
-            _write_index(index, outcomes, default, lang)
+            write_index(index, outcomes, default, lang)
     return BatchResult(campaigns_path, outdir, index, dry_run, outcomes, listing.unused_columns,
                        perf_counter() - started)
 
@@ -347,9 +339,7 @@ def _stage(chunk: Sequence[_Job], outdir: Path, lang: str, today: date) -> tuple
                     write_plan(plan_workbook(job.retro, template=job.template, lang=lang, today=today), tmp)
                     _add_notes(tmp, job.notes)
                 else:
-                    data = _stamp(job, lang, today).render(job.retro, job.schedule)
-                    with open(tmp, "wb") as f:
-                        f.write(data)
+                    _write_file(tmp, _stamp(job, lang, today).render(job.retro, job.schedule))
                 staged.append((job.position, tmp, os.path.join(folder, job.file)))
             except OSError as e:
                 _remove(tmp)
@@ -359,6 +349,17 @@ def _stage(chunk: Sequence[_Job], outdir: Path, lang: str, today: date) -> tuple
             _remove(tmp)
         raise
     return staged, failures
+
+
+def _write_file(path: str, data: bytes) -> None:
+    """Write bytes to a new file with plain system calls (no buffered file object: thousands of small files)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
 
 
 def _add_notes(path: str, notes: Sequence[Note]) -> None:
@@ -430,53 +431,3 @@ def _flush_folder(folder: str) -> None:
     finally:
         os.close(fd)
 
-
-# ---------------------------------------------------------------- the index
-def _write_index(path: Path, outcomes: Sequence[Outcome], tpl: Template, lang: str) -> Path:
-    """汇总.xlsx: every row of the list with a link to its workbook, its due dates and its status."""
-    import xlsxwriter
-
-    zh = lang == "zh"
-    steps = [s.name[lang] for s in tpl.sheet("info").steps] if tpl.has("info") else []
-    header = (["行号", "活动名称", "开始日期", "结束日期", "负责人", "模板", "文件"] if zh else
-              ["Row", "Campaign", "Start", "End", "Owner", "Template", "File"]) + \
-        [f"{s}{'截止' if zh else ' due'}" for s in steps] + (["状态", "说明"] if zh else ["Status", "Note"])
-    with atomic_output(path, force=True) as tmp:
-        wb = xlsxwriter.Workbook(str(tmp), {"constant_memory": len(outcomes) > STREAMED_INDEX,
-                                            "strings_to_numbers": False,
-                                            "strings_to_formulas": False, "strings_to_urls": False})
-        wb.set_properties({"title": "汇总" if zh else "Index", "created": datetime(2024, 1, 1)})
-        font = {"font_name": "Microsoft YaHei" if zh else "Calibri", "font_size": 10}
-        head = wb.add_format({**font, "bold": True, "font_color": "white", "bg_color": "#1F4E78", "border": 1})
-        text = wb.add_format(font)
-        day = wb.add_format({**font, "num_format": "yyyy-mm-dd"})
-        link = wb.add_format({**font, "font_color": "#0563C1", "underline": 1})
-        bad = wb.add_format({**font, "font_color": "#9C0006", "bg_color": "#FFC7CE"})
-        ws = wb.add_worksheet("汇总" if zh else "Index")
-        for c, h in enumerate(header):
-            ws.write_string(0, c, h, head)
-        status_col = 7 + len(steps)
-        links = 0
-        for r, o in enumerate(outcomes, start=1):
-            ws.write_number(r, 0, o.row, text)
-            for c, v in ((1, o.campaign), (4, o.owner), (5, o.template), (status_col + 1, o.reason)):
-                if v:
-                    ws.write_string(r, c, v, text)
-            for c, d in ((2, o.start), (3, o.end), *((7 + i, d) for i, d in enumerate(o.due))):
-                if d:   # a date is its serial number in a date format (a quarter faster than write_datetime)
-                    ws.write_number(r, c, (d - EXCEL_EPOCH).days, day)
-            if o.file and o.status != FAILED:
-                if links < URL_LIMIT:
-                    ws.write_url(r, 6, "external:" + o.file, link, string=o.file)
-                    links += 1
-                else:
-                    ws.write_formula(r, 6, f"=HYPERLINK({quote_text(o.file)},{quote_text(o.file)})", link, o.file)
-            elif o.file:
-                ws.write_string(r, 6, o.file, text)
-            ws.write_string(r, status_col, _STATUS[lang][o.status], bad if o.status == FAILED else text)
-        ws.freeze_panes(1, 2)
-        ws.autofilter(0, 0, max(len(outcomes), 1), len(header) - 1)
-        for c, w in enumerate([6, 28, 11, 11, 10, 10, 32] + [12] * len(steps) + [12, 40]):
-            ws.set_column(c, c, w)
-        wb.close()
-    return path

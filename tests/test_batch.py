@@ -3,7 +3,7 @@
 import csv
 import json
 import zipfile
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -13,6 +13,7 @@ import xlsxwriter
 from click.testing import CliRunner
 
 import retroxl.batch as batch_module
+import retroxl.batch_index as batch_index
 from retroxl.batch import INDEX_NAME, batch
 from retroxl.campaigns import read_campaigns, write_example
 from retroxl.cli import main
@@ -335,11 +336,52 @@ def test_a_list_without_a_name_column_is_refused(tmp_path):
 
 
 def test_past_the_hyperlink_limit_links_are_formulas(tmp_path, monkeypatch):
-    monkeypatch.setattr(batch_module, "URL_LIMIT", 1)
+    monkeypatch.setattr(batch_index, "URL_LIMIT", 1)
     result = batch(write_list(tmp_path / "l.csv", CAMPAIGNS[:2]), tmp_path / "o")
     ws = openpyxl.load_workbook(result.index).active
     assert unquote(ws["G2"].hyperlink.target) == result.outcomes[0].file
     assert ws["G3"].value == f'=HYPERLINK("{result.outcomes[1].file}","{result.outcomes[1].file}")'
+
+
+def test_values_seen_before_are_stamped_as_faithfully(tmp_path):
+    """The stamp keeps each changed cell's XML by value: a campaign whose goals, dates and schedule
+    repeat an earlier one's (and one whose figures differ in type only) gets the same workbook as `retroxl new`."""
+    first = CAMPAIGNS[0]
+    rows = [first, ["复刻", *first[1:]], ["同日", *first[1:4], "新品销量", "件", "越高越好", "5000", "线上曝光量", "次",
+                                         "越高越好", "100万次"], ["同日 2", *first[1:4], "新品销量", "件", "越高越好", "5000.0"]]
+    result = batch(write_list(tmp_path / "l.csv", rows), tmp_path / "o", today=TODAY)
+    assert result.ok
+    for c, o in zip(read_campaigns(tmp_path / "l.csv", load_template()).campaigns, result.outcomes):
+        assert_same_workbook(result.outdir / o.file, new_workbook(tmp_path / f"new-{o.file}", retrospective(c),
+                                                                   today=TODAY))
+
+
+def test_index_shows_dates_panes_filter_widths_and_failed_rows(tmp_path):
+    """汇总.xlsx is written as XML text: what it shows is checked as a reader sees it."""
+    rows = [["A & B <促销> \"引号\"", "2024-06-01", "2024-06-15", " 前后空格 "], BAD_ROWS[2], ["无日期", "", "", "钱"]]
+    result = batch(write_list(tmp_path / "l.csv", rows, goals=0), tmp_path / "o", lang="en", today=TODAY)
+    wb = openpyxl.load_workbook(result.index)
+    ws = wb.active
+    assert ws.title == "Index" and ws.freeze_panes == "C2" and ws.auto_filter.ref == "A1:O4"
+    assert [ws.column_dimensions[c].width for c in "ABG"] == [pytest.approx(w + 0.7109375) for w in (6, 28, 32)]
+    assert [c.value for c in ws[2]][:7] == [2, rows[0][0], datetime(2024, 6, 1), datetime(2024, 6, 15),
+                                            result.outcomes[0].owner, "standard", result.outcomes[0].file]
+    assert ws["C2"].number_format == "yyyy-mm-dd" and ws["H2"].value.date() == make_schedule(
+        load_template(), date(2024, 6, 15)).due[0]
+    assert ws["G2"].font.u == "single" and unquote(ws["G2"].hyperlink.target) == result.outcomes[0].file
+    failed = ws[3]
+    assert [failed[0].value, failed[-2].value] == [3, "failed"] and "end date before start date" in failed[-1].value
+    assert failed[-2].fill.fgColor.rgb == "FFFFC7CE" and failed[6].value is None and failed[6].hyperlink is None
+    assert [c.value for c in ws[4]][2:4] == [None, None] and ws[4][13].value == "written"
+    assert ws.max_row == 4 and [c.value for c in ws[1]][-2:] == ["Status", "Note"]
+
+
+def test_index_reads_the_same_in_libreoffice(tmp_path, monkeypatch, soffice):
+    monkeypatch.setattr(batch_index, "URL_LIMIT", 2)      # the third row's link is a HYPERLINK formula
+    result = batch(write_list(tmp_path / "l.csv", CAMPAIGNS[:3] + BAD_ROWS[:1]), tmp_path / "o", today=TODAY)
+    ours = [list(r) for r in openpyxl.load_workbook(result.index, data_only=True).active.iter_rows(values_only=True)]
+    (theirs,) = recalculated_values(result.index).values()
+    assert theirs == ours and theirs[3][6] == result.outcomes[2].file and theirs[4][-2] == "失败"
 
 
 def test_example_lists_read_back(tmp_path):

@@ -6,8 +6,9 @@ campaign (styles, tables, charts, validation, the empty 表2-表4). A
 its zip members. For a campaign it computes only the fields and tables whose values
 can depend on the campaign's entries (found from the template's formula
 references), writes the cells that differ from the rendered copy with the writer's
-own cell functions, swaps them into the XML of their sheets, and copies every
-other member as its compressed bytes. Text that differs from the rendered copy is
+own cell functions (once per distinct place and value: goals, units, dates and
+schedules repeat from campaign to campaign), swaps them into the XML of their
+sheets, and copies every other member as its compressed bytes. Text that differs from the rendered copy is
 written inline (``t="inlineStr"``) so the shared strings stay as rendered.
 """
 
@@ -19,6 +20,7 @@ import tempfile
 import zlib
 from bisect import bisect_left
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from pathlib import Path
@@ -28,7 +30,7 @@ from xlsxwriter.worksheet import CellFormulaTuple, Worksheet, re_dynamic_functio
 
 from ..compute import Values, compute
 from ..layout import Layout
-from ..model import Retrospective
+from ..model import Link, Retrospective
 from ..schedule import Schedule, make_schedule
 from ..template import Column, Sheet
 from .xlsx_writer import WorkbookWriter, write_formula, write_value
@@ -109,6 +111,7 @@ _NULL = _Null()
 
 
 _CONVERTED: dict[tuple, object] = {}   # (call, arguments) → the cell XlsxWriter stores, or None for none
+#                                         (for merge_range: the cells of the range)
 
 
 class _CellRecorder:
@@ -162,11 +165,15 @@ class _CellRecorder:
         return 0
 
     def merge_range(self, *args: object) -> int:
-        self.sheet.merge_range(*args)
-        for r, cols in self.sheet.table.items():
-            for c, cell in cols.items():
-                self.cells[(r, c)] = cell
-        self.sheet.table.clear()
+        key = ("merge_range", args)
+        cells = _CONVERTED.get(key)
+        if cells is None:
+            self.sheet.merge_range(*args)
+            cells = [((r, c), cell) for r, cols in self.sheet.table.items() for c, cell in cols.items()]
+            for kept in (self.sheet.table, self.sheet.merge, self.sheet.merged_cells):   # to merge again later
+                kept.clear()
+            _remember(_CONVERTED, key, cells)
+        self.cells.update(cells)  # type: ignore[arg-type]
         return 0
 
     def __getattr__(self, name: str) -> object:
@@ -344,29 +351,41 @@ class _Package:
 
     def __init__(self, members: list[_Member]) -> None:
         self.members = members
-        self.names = [m.name for m in members]
+        self.index = {m.name: i for i, m in enumerate(members)}
         self.directory = b"".join(m.central for m in members)
         self.at = [sum(len(m.central) for m in members[:i]) for i in range(len(members))]
         self.sizes = [len(m.local) for m in members]
+        self.offsets = [sum(self.sizes[:i]) for i in range(len(members) + 1)]   # where each starts, if packed
+        self.blocks: dict[tuple[int, int], bytes] = {}     # members [first, end) as one piece
 
     def assemble(self, new: dict[str, tuple[bytes, bytes]]) -> bytes:
         """``new``: member name → (local record, CRC and sizes)."""
         directory = bytearray(self.directory)
-        out, offset = [], 0
-        pack = struct.pack_into
-        for m, name, at, size in zip(self.members, self.names, self.at, self.sizes):
-            replaced = new.get(name)
-            if replaced is None:
-                out.append(m.local)
-            else:
-                out.append(replaced[0])
-                directory[at + 16:at + 28] = replaced[1]
-                size = len(replaced[0])
-            pack("<I", directory, at + 42, offset)
-            offset += size
+        out, first, shift = [], 0, 0     # shift: how far the members from ``first`` on move
+        for i, (local, sizes) in sorted(((self.index[name], record) for name, record in new.items()),
+                                        key=lambda x: x[0]):
+            self._keep(out, directory, first, i, shift)
+            at = self.at[i]
+            directory[at + 16:at + 28] = sizes
+            struct.pack_into("<I", directory, at + 42, self.offsets[i] + shift)
+            out.append(local)
+            shift += len(local) - self.sizes[i]
+            first = i + 1
         count = len(self.members)
-        out += [directory, struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, len(directory), offset, 0)]
+        self._keep(out, directory, first, count, shift)
+        out += [directory, struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, len(directory),
+                                       self.offsets[count] + shift, 0)]
         return b"".join(out)
+
+    def _keep(self, out: list[bytes], directory: bytearray, first: int, end: int, shift: int) -> None:
+        """Members ``first`` to ``end`` unchanged, ``shift`` bytes from where they were rendered."""
+        if first >= end:
+            return
+        if (first, end) not in self.blocks:
+            self.blocks[(first, end)] = b"".join(m.local for m in self.members[first:end])
+        out.append(self.blocks[(first, end)])
+        for i in range(first, end):
+            struct.pack_into("<I", directory, self.at[i] + 42, self.offsets[i] + shift)
 
 
 def _worksheet_members(members: list[_Member], layout: Layout) -> dict[str, _Member]:
@@ -422,43 +441,59 @@ class _SheetPart:
         self.blocks: dict[int, list[int]] = {}      # block of 16 rows → its rows
         for r in self.order:
             self.blocks.setdefault(r // 16, []).append(r)
+        self.shared_cols = {r: frozenset(c for c, x in cells.items() if b' t="s"' in x)   # row → its cells
+                            for r, cells in self.cells.items() if b' t="s"' in self.xml[r]}  # that are shared strings
+        self.tags = {r: self._tag(r, self.spans.get(r // 16)) for r in self.order}   # row → "<row ..." as rendered
         self.kept_runs: dict[tuple[int, int], tuple[bytes, bytes]] = {}   # (first, end) in order → XML, deflated
         self.runs: dict[bytes, bytes] = {}          # rewritten rows' XML → deflated, for runs that come back
 
     def with_cells(self, changes: dict[Cell, bytes | None]) -> tuple[tuple[bytes, bytes], int]:
         """Zip records of the part with cells replaced (None removes one), and its shared-string references."""
-        rows: dict[int, dict[int, bytes]] = {}
+        rows: dict[int, dict[int, bytes | None]] = {}
+        for (r, c), xml in changes.items():
+            if r in rows:
+                rows[r][c] = xml
+            else:
+                rows[r] = {c: xml}
         shared = self.shared
         r0, c0, r1, c1 = self.extent
+        merged: dict[int, dict[int, bytes]] = {}    # changed row → its cells
         respan = set()          # blocks whose first or last used column may move
-        for (r, c), xml in changes.items():
-            cells = rows.get(r)
-            if cells is None:
-                cells = rows[r] = dict(self.cells.get(r, ()))
-            old = cells.pop(c, None)
-            if old is not None and b' t="s"' in old:
-                shared -= 1
-            span = self.span_cols.get(r // 16)
-            if xml is None or span is None or not span[0] <= c <= span[1]:
+        for r, row in rows.items():
+            old = self.cells.get(r)
+            cells = merged[r] = {**old, **row} if old else dict(row)
+            if r in self.shared_cols:
+                shared -= len(self.shared_cols[r] & row.keys())
+            added = row
+            if None in row.values():
+                merged[r] = {c: x for c, x in cells.items() if x is not None}
+                added = [c for c, x in row.items() if x is not None]
                 respan.add(r // 16)
-            if xml is not None:
-                cells[c] = xml
-                if not (r0 <= r <= r1 and c0 <= c <= c1):
-                    r0, c0, r1, c1 = min(r0, r), min(c0, c), max(r1, r), max(c1, c)
-        spans = dict(self.spans)
-        for block in respan:
-            lines = range(block * 16, block * 16 + 16)
-            ends = [(min(rows[r]), max(rows[r])) for r in lines if rows.get(r)] + \
-                [self.bounds[r] for r in lines if r not in rows and r in self.bounds]
-            spans.pop(block, None)
-            if ends:
-                spans[block] = f"{min(e[0] for e in ends) + 1}:{max(e[1] for e in ends) + 1}"
+            if added:
+                first, last = min(added), max(added)
+                span = self.span_cols.get(r // 16)
+                if span is None or first < span[0] or last > span[1]:
+                    respan.add(r // 16)
+                if not (r0 <= r <= r1 and c0 <= first and last <= c1):
+                    r0, c0, r1, c1 = min(r0, r), min(c0, first), max(r1, r), max(c1, last)
+        spans, tags, retag = self.spans, self.tags, set()
+        if respan:
+            spans = dict(spans)
+            for block in respan:
+                lines = range(block * 16, block * 16 + 16)
+                ends = [(min(merged[r]), max(merged[r])) for r in lines if merged.get(r)] + \
+                    [self.bounds[r] for r in lines if r not in merged and r in self.bounds]
+                spans.pop(block, None)
+                if ends:
+                    spans[block] = f"{min(e[0] for e in ends) + 1}:{max(e[1] for e in ends) + 1}"
+            retag = {b for b in respan if spans.get(b) != self.spans.get(b)}
+            if retag:
+                tags = {r: self._tag(r, spans.get(r // 16)) for b in retag for r in range(b * 16, b * 16 + 16)}
+                for b in retag:
+                    merged.update((r, self.cells[r]) for r in self.blocks.get(b, ()) if r not in merged)
         new_xml: dict[int, bytes | None] = {}     # row → its new XML, None when it goes
-        retag = {b for b in respan if spans.get(b) != self.spans.get(b)}
-        for r in set(rows).union(*(self.blocks.get(b, ()) for b in retag)):
-            cells = rows[r] if r in rows else self.cells[r]
-            span = spans.get(r // 16)
-            tag = (f'<row r="{r + 1}"' + (f' spans="{span}"' if span else "") + self.attrs.get(r, "")).encode()
+        for r, cells in merged.items():
+            tag = tags.get(r) or self._tag(r, spans.get(r // 16))
             new_xml[r] = (b"".join([tag, b">", *[cells[c] for c in sorted(cells)], b"</row>"]) if cells
                           else tag + b"/>" if r in self.formatted else None)
         if (r0, c0, r1, c1) == self.extent:
@@ -494,6 +529,9 @@ class _SheetPart:
         if self.member.method == 8:
             return self.member.with_packed(b"".join([head_z, *[z for _, z in runs], self.tail_z]), crc, size), shared
         return self.member.with_packed(b"".join([head, *[raw for raw, _ in runs], self.tail]), crc, size), shared
+
+    def _tag(self, r: int, span: str | None) -> bytes:
+        return (f'<row r="{r + 1}"' + (f' spans="{span}"' if span else "") + self.attrs.get(r, "")).encode()
 
     def _rendered_run(self, first: int, end: int) -> tuple[bytes, bytes]:
         """Rows ``order[first:end]`` as rendered, and deflated (at most a few such runs per sheet)."""
@@ -554,8 +592,12 @@ class WorkbookStamp:
         self._parts = {s.key: _SheetPart(parts[s.key], self._record(writer, s).cells)
                        for s in tpl.sheets if s.key in dirty}
         self._schedules: OrderedDict[date | None, dict[str, dict[Cell, bytes | None]]] = OrderedDict()
-        self._xml: dict[tuple, bytes] = {}
-        self._recorders = {key: _CellRecorder() for key in self._parts}
+        self._cells: dict[tuple, bytes] = {}   # a changed cell's memo key (see render) → its XML, b"" if as rendered
+        self._recorder = _CellRecorder()
+        # Each table's columns: where they sit, and the entry column a "number" formula falls back on.
+        self._columns = {key: [(layout.tables[key].col(c.key),
+                                c.formula.args["x"] if c.formula and c.formula.rule == "number" else None)
+                               for c in layout.tables[key].spec.columns] for key in self._tables}
         sst = next((m for m in self._members if m.name == "xl/sharedStrings.xml"), None)
         self._sst: tuple[_Member, bytes, int] | None = None
         self._sst_records: dict[int, tuple[bytes, bytes]] = {}
@@ -565,8 +607,8 @@ class WorkbookStamp:
             self._shared_elsewhere = self._sst[2] - sum(p.shared for p in self._parts.values())
 
     @staticmethod
-    def _record(writer: WorkbookWriter, sheet: Sheet) -> _CellRecorder:
-        rec = _CellRecorder()
+    def _record(writer: WorkbookWriter, sheet: Sheet, rec: _CellRecorder | None = None) -> _CellRecorder:
+        rec = rec or _CellRecorder()
         getattr(writer, f"_sheet_{sheet.kind}")(rec, sheet)
         return rec
 
@@ -580,15 +622,6 @@ class WorkbookStamp:
             self._compute_layouts[sizes] = replace(self._needed, tables=tables)
         return self._compute_layouts[sizes]
 
-    def _xml_of(self, sheet: str, key: Cell, cell: tuple) -> bytes:
-        memo = (sheet, key, cell)
-        xml = self._xml.get(memo)
-        if xml is None:
-            if len(self._xml) >= _CELLS_KEPT:
-                self._xml.clear()
-            xml = self._xml[memo] = _cell_xml(key, cell)
-        return xml
-
     def _schedule_changes(self, end: date | None, schedule: Schedule | None) -> dict[str, dict[Cell, bytes | None]]:
         """Cells of the info sheets that differ from the rendered copy for this end date (None: removed)."""
         if end in self._schedules:
@@ -599,7 +632,7 @@ class WorkbookStamp:
         writer.fmt, writer.wb = self._formats, _NULL
         out = {}
         for s in self._schedule_sheets:
-            cells, base = self._record(writer, s).cells, self._parts[s.key].recorded
+            cells, base = self._record(writer, s, self._recorder.clear()).cells, self._parts[s.key].recorded
             out[s.key] = {k: _cell_xml(k, v) for k, v in cells.items() if base.get(k) != v}
             out[s.key].update({k: None for k in base.keys() - cells.keys()})
         self._schedules[end] = out
@@ -613,55 +646,77 @@ class WorkbookStamp:
             return self._written(retro, schedule)
         layout, base = self.layout, self._base.cells
         own = compute(self._compute_layout(retro), retro, self.today)
-        values = Values({**base, **own.cells}, {**self._base.fallbacks, **own.fallbacks})
-        writer = WorkbookWriter(layout, retro, values, Schedule([]))   # for its table cells only
-        writer.fmt = self._formats
-        recorders: dict[str, _CellRecorder] = {}
-
-        def recorder(sheet_name: str) -> _CellRecorder:
-            key = self._sheet_key[sheet_name]
-            if key not in recorders:
-                recorders[key] = self._recorders[key].clear()
-            return recorders[key]
-
+        end = retro.info.get("end")
+        changes = {key: dict(cells) for key, cells in
+                   self._schedule_changes(end if isinstance(end, date) else None, schedule).items()}
+        cells, writer = self._cells, None
+        changes.update((key, {}) for key in self._parts.keys() - changes.keys())
         for key in self._fields:
-            value = own.cells[("f", key)]
+            value = own.field(key)
             if value != base[("f", key)]:
+                memo = ("f", key, type(value), value)
+                xml = cells.get(memo)
                 fl = layout.fields[key]
-                fmt = self._parts[self._sheet_key[fl.sheet]].recorded[(fl.row, fl.col)].format
-                if fl.spec.formula:
-                    write_formula(recorder(fl.sheet), fl.row, fl.col, layout.field_formula(key), value, fmt)
-                else:
-                    write_value(recorder(fl.sheet), fl.row, fl.col, value, fmt)
+                if xml is None:
+                    xml = self._new_cell(memo, self._sheet_key[fl.sheet], self._field_cell, key, value)
+                if xml:
+                    changes[self._sheet_key[fl.sheet]][(fl.row, fl.col)] = xml
         for key in self._tables:
             tl = layout.tables[key]
-            entries = len(retro.rows(key))
-            rows = range(entries) if key in self._row_local else \
-                [i for i in range(tl.rows) if i < entries or any(
-                    own.cells[("t", key, i, c.key)] != base[("t", key, i, c.key)] for c in tl.spec.columns)]
-            if rows:
-                rec = recorder(tl.sheet)
-                for i in rows:
-                    for c in tl.spec.columns:
-                        writer._cell(rec, tl, c, i)
-
-        end = retro.info.get("end")
-        schedule_cells = self._schedule_changes(end if isinstance(end, date) else None, schedule)
+            entries = retro.rows(key)
+            rows = range(len(entries)) if key in self._row_local else \
+                [i for i in range(tl.rows) if i < len(entries) or any(
+                    own.table(key, i, c.key) != base[("t", key, i, c.key)] for c in tl.spec.columns)]
+            sheet_key = self._sheet_key[tl.sheet]
+            sheet = changes[sheet_key]
+            for i in rows:
+                entry = entries[i] if i < len(entries) else {}
+                for c, (col, number_of) in zip(tl.spec.columns, self._columns[key]):
+                    # A cell's XML follows from its place, its value and what its formula text takes in.
+                    value = own.table(key, i, c.key)
+                    memo = (key, i, c.key, type(value), value,
+                            own.fallbacks.get(("t", key, i, number_of)) if number_of else None,
+                            entry.get(c.key) if c.formula is None and isinstance(entry.get(c.key), Link) else None)
+                    xml = cells.get(memo)
+                    if xml is None:
+                        writer = writer or self._writer(retro, own)
+                        xml = self._new_cell(memo, sheet_key, writer._cell, tl, c, i)
+                    if xml:
+                        sheet[(tl.first_row + i, col)] = xml
         new: dict[str, tuple[bytes, bytes]] = {}
         shared = self._shared_elsewhere if self._sst else 0
         for key, part in self._parts.items():
-            changes = dict(schedule_cells.get(key, ()))
-            if key in recorders:
-                changes.update((k, self._xml_of(key, k, v)) for k, v in recorders[key].cells.items()
-                               if part.recorded.get(k) != v)
-            if not changes:
+            if not changes[key]:
                 shared += part.shared
                 continue
-            new[part.member.name], refs = part.with_cells(changes)
+            new[part.member.name], refs = part.with_cells(changes[key])
             shared += refs
         if self._sst is not None:
             new[self._sst[0].name] = self._shared_strings(shared)
         return self._package.assemble(new)
+
+    def _writer(self, retro: Retrospective, own: Values) -> WorkbookWriter:
+        """The writer whose cell functions make the cells not seen before (its table cells only)."""
+        writer = WorkbookWriter(self.layout, retro, own, Schedule([]))
+        writer.fmt = self._formats
+        return writer
+
+    def _field_cell(self, rec: _CellRecorder, key: str, value: object) -> None:
+        fl = self.layout.fields[key]
+        fmt = self._parts[self._sheet_key[fl.sheet]].recorded[(fl.row, fl.col)].format
+        if fl.spec.formula:
+            write_formula(rec, fl.row, fl.col, self.layout.field_formula(key), value, fmt)
+        else:
+            write_value(rec, fl.row, fl.col, value, fmt)
+
+    def _new_cell(self, memo: tuple, sheet: str, write: Callable, *args: object) -> bytes:
+        """A cell written by the writer's own function, as XML; b"" when it is the rendered one."""
+        rec = self._recorder.clear()
+        write(rec, *args)
+        recorded = self._parts[sheet].recorded
+        xml = b"".join(_cell_xml(pos, cell) for pos, cell in rec.cells.items() if recorded.get(pos) != cell)
+        _remember(self._cells, memo, xml)
+        return xml
 
     def _written(self, retro: Retrospective, schedule: Schedule | None) -> bytes:
         """The workbook written by ``WorkbookWriter`` itself, for text that XML must escape as _xHHHH_
