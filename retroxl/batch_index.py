@@ -14,13 +14,13 @@ import io
 import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import chain
 from datetime import date, datetime
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .files import atomic_output
-from .layout import quote_text
+from .layout import col_letter, quote_text
 from .template import Template
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def write_index(path: Path, outcomes: Sequence[Outcome], tpl: Template, lang: st
                 between, rest = rest.split("</sheetData>", 1)[1].split("<hyperlinks>", 1)
                 after = rest.split("</hyperlinks>", 1)[1]
                 before = re.sub(r'<dimension ref="[^"]*"/>',
-                                f'<dimension ref="A1:{_column(len(header) - 1)}{len(outcomes) + 1}"/>', before)
+                                f'<dimension ref="A1:{col_letter(len(header) - 1)}{len(outcomes) + 1}"/>', before)
                 _stream(zf, info, chain([before, "<sheetData>"], rows.xml(), ["</sheetData>", between],
                                         rows.hyperlinks(), [after]))
             elif info.filename == _STRINGS:
@@ -121,15 +121,6 @@ def _stream(zf: zipfile.ZipFile, rendered: zipfile.ZipInfo, pieces: Iterable[str
             out.write(piece.encode())
 
 
-def _column(c: int) -> str:
-    letters = ""
-    c += 1
-    while c:
-        c, rem = divmod(c - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
 def _text(s: str) -> str:
     """Text for XML character data, with Excel's _xHHHH_ escapes as XlsxWriter writes them."""
     if _CONTROL.search(s):
@@ -174,7 +165,7 @@ class _Rows:
                  strings: _Strings, lang: str) -> None:
         self.outcomes, self.header, self.steps, self.strings = outcomes, header, steps, strings
         self.s, self.status = styles, STATUS_TEXT[lang]
-        self.letters = [_column(c) for c in range(len(header))]
+        self.letters = [col_letter(c) for c in range(len(header))]
         self.links: list[tuple[int, str]] = []    # (sheet row, file) for each hyperlink
 
     def xml(self) -> Iterator[str]:
