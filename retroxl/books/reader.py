@@ -112,11 +112,24 @@ def read_book(book: Book, template: Template) -> BookData:
     return _Reader(book, template, lang, set(names)).read()
 
 
+_BASES: dict[tuple[int, str], tuple[Template, Layout]] = {}   # by (id(template), lang); the template is kept
+
+
+def _base(tpl: Template, lang: str) -> Layout:
+    """The template's layout at its own table sizes: where to start looking (only read, so shared)."""
+    key = (id(tpl), lang)
+    if key not in _BASES:
+        if len(_BASES) > 64:
+            _BASES.clear()
+        _BASES[key] = (tpl, make_layout(tpl, lang))
+    return _BASES[key][1]
+
+
 class _Reader:
     def __init__(self, book: Book, tpl: Template, lang: str, names: set[str]) -> None:
         self.book, self.tpl, self.lang, self.names = book, tpl, lang, names
         self.field_names = {f.name for s in tpl.sheets for f in s.fields if f.name}
-        self.base = make_layout(tpl, lang)
+        self.base = _base(tpl, lang)
         self.data = BookData(self.base, Retrospective())
 
     def read(self) -> BookData:
