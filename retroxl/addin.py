@@ -53,6 +53,8 @@ LITE_REQUIREMENTS = "xlwings<1.0.0\nXlsxWriter>=3.2\nchinesecalendar>=1.9\n"
 # XlsxWriter from requirements.txt (新建复盘表 runs the workbook writer against a recorder).
 # A guarded (try/except ImportError) import may name anything.
 PYODIDE_EXTRAS = frozenset({"xlwings", "xlsxwriter", "__future__"})
+# Standard-library modules Pyodide ships apart ("unvendored"), not importable until loaded on their own.
+PYODIDE_UNVENDORED = frozenset({"sqlite3", "_sqlite3", "ssl", "_ssl", "lzma", "_lzma", "test"})
 
 
 @dataclass(frozen=True)
@@ -298,7 +300,7 @@ def _pyodide_safe(module: str) -> bool:
     head, *rest = module.split(".")
     if head == "retroxl":  # a folder without __init__.py (retroxl.books) is a namespace package
         return Path(__file__).resolve().parent.joinpath(*rest).is_dir()
-    return head in sys.stdlib_module_names or head in PYODIDE_EXTRAS
+    return head in sys.stdlib_module_names and head not in PYODIDE_UNVENDORED or head in PYODIDE_EXTRAS
 
 
 def lite_bundle() -> dict[str, str]:

@@ -15,6 +15,7 @@ from datetime import date
 from itertools import compress
 from operator import is_not, ne, or_
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .books.base import Book, CellRef, Formula, Mark, Note
 from .books.sheetxml import parse_ref, same_value
@@ -22,10 +23,12 @@ from .engine.checks import ERROR, INFO, WARNING
 from .errors import RetroxlError
 from .files import atomic_output
 from .gcpause import gc_paused
-from .history import FilledCell, History, load_history
 from .schedule import make_schedule
 from .template import Template
 from .validate import Checked, Report, check_book
+
+if TYPE_CHECKING:
+    from .history import FilledCell, History
 
 CHECK_SHEET = {"zh": "校验", "en": "Checks"}
 CHECK_HEADERS = {"zh": ["级别", "代码", "工作表", "单元格", "说明"],
@@ -75,6 +78,7 @@ def recalc(path: str | Path, out: str | Path | None = None, template: Template |
     """
     from .books.ooxml import OoxmlBook
     from .books.safety import check_workbook
+    from .history import History, load_history   # the archive (sqlite3) only when asked for
 
     path = Path(path)
     dest = Path(out) if out else path
