@@ -27,7 +27,7 @@ from .batch_index import write_index
 from .books.base import Note
 from .campaigns import GOALS, Campaign, CampaignList, read_campaigns
 from .errors import RetroxlError
-from .generate import _info_dates, _localize_choices, plan_workbook, resolve_template, write_plan
+from .generate import _info_dates, _localize_choices, resolve_template
 from .history import History, load_history
 from .layout import Layout, make_layout
 from .model import Retrospective
@@ -306,13 +306,16 @@ _STAMPS: dict[tuple, WorkbookStamp] = {}
 
 
 def _stamp(job: _Job, lang: str, today: date) -> WorkbookStamp:
-    """This process's stamp for a template, language and table size, rendered on first use."""
+    """This process's stamp for a template, language, table size and the tables the campaign fills
+    (表1; 表2 too when --history added rows, whose stamp also rewrites the dashboard's charts),
+    rendered on first use."""
     from .books.fast_writer import WorkbookStamp
 
-    key = (job.template, lang, job.rows, today)
+    inputs = frozenset({GOALS, *(k for k, rows in job.retro.tables.items() if rows)})
+    key = (job.template, lang, job.rows, today, inputs)
     if key not in _STAMPS:
         layout = make_layout(load_template(job.template), lang, dict(job.rows))
-        _STAMPS[key] = WorkbookStamp(layout, today, frozenset({GOALS}))
+        _STAMPS[key] = WorkbookStamp(layout, today, inputs)
     return _STAMPS[key]
 
 
@@ -335,11 +338,9 @@ def _stage(chunk: Sequence[_Job], outdir: Path, lang: str, today: date) -> tuple
         for job in chunk:
             tmp = os.path.join(folder, f".{job.file}.{pid}.tmp")
             try:
-                if job.notes:   # 往期 rows in 表2 also change the dashboard's chart caches: built in full
-                    write_plan(plan_workbook(job.retro, template=job.template, lang=lang, today=today), tmp)
+                _write_file(tmp, _stamp(job, lang, today).render(job.retro, job.schedule))
+                if job.notes:
                     _add_notes(tmp, job.notes)
-                else:
-                    _write_file(tmp, _stamp(job, lang, today).render(job.retro, job.schedule))
                 staged.append((job.position, tmp, os.path.join(folder, job.file)))
             except OSError as e:
                 _remove(tmp)

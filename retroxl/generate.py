@@ -91,20 +91,15 @@ def new_workbook(path: str | Path, retro: Retrospective | None = None, *,
     >>> from retroxl import new_workbook, Retrospective
     >>> new_workbook("复盘.xlsx", Retrospective(info={"campaign": "双11大促", "end": "2024-11-11"}))  # doctest: +SKIP
     """
+    from .books.xlsx_writer import WorkbookWriter  # XlsxWriter only when writing
+
     path = Path(path)
     if path.suffix.lower() not in (".xlsx", ".xlsm"):
         raise RetroxlError(f"{path}: the output must be an .xlsx file")
     plan = plan_workbook(retro, template=template, lang=lang, today=today)
     with atomic_output(path, force=force) as tmp:
-        write_plan(plan, tmp)
+        WorkbookWriter(plan.layout, plan.retro, plan.values, plan.schedule).write(tmp)
     return path
-
-
-def write_plan(plan: Plan, dest: str | Path) -> None:
-    """Write a planned workbook to ``dest`` as it is (callers make it atomic)."""
-    from .books.xlsx_writer import WorkbookWriter  # XlsxWriter only when writing
-
-    WorkbookWriter(plan.layout, plan.retro, plan.values, plan.schedule).write(dest)
 
 
 def demo_workbook(path: str | Path, *, lang: str = "zh", force: bool = False,

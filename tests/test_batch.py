@@ -15,6 +15,7 @@ from click.testing import CliRunner
 import retroxl.batch as batch_module
 import retroxl.batch_index as batch_index
 from retroxl.batch import INDEX_NAME, batch
+from retroxl.books.fast_writer import WorkbookStamp
 from retroxl.campaigns import read_campaigns, write_example
 from retroxl.cli import main
 from retroxl.errors import RetroxlError
@@ -418,3 +419,45 @@ def test_a_team_template_is_stamped_as_faithfully(tmp_path):
     sheet = openpyxl.load_workbook(result.outdir / "团队活动.xlsx")[goals.sheet]
     assert sheet.cell(goals.first_row + 1, goals.col("memo") + 1).value == "首发"
     assert sheet.cell(goals.first_row + 4, goals.col("goal") + 1).value == "复购"     # 表1 grew to four rows
+
+
+def indicator_rows(n: int, numeric_labels: bool = False) -> list[dict]:
+    """表2 rows as batch --history adds them, some with actuals (so the charts cache 达成率 figures too):
+    text and number targets, a percent, a zero target (the 非数值 marker), an actual that is text."""
+    kinds = [("次", "越高越好", "120万次", 1_500_000), ("人", "越高越好", 2000, 1800), ("%", "越低越好", 0.05, 0.04),
+             ("次", "越高越好", 0, 3), ("件", "越高越好", "5000件", "很多"), ("元", "越低越好", 100, None)]
+    rows = []
+    for k in range(n):
+        unit, direction, target, actual = kinds[k % len(kinds)]
+        rows.append({"indicator": k + 1 if numeric_labels else f"指标{k + 1} & <{unit}>", "unit": unit,
+                     "direction": direction, "target": target, "previous": 1000.0 * (k + 1),
+                     **({"actual": actual} if actual is not None else {})})
+    return rows
+
+
+@pytest.mark.parametrize("rows, numeric_labels", [(1, False), (3, False), (12, False), (12, True)])
+def test_table2_rows_are_stamped_with_the_dashboard_charts_as_new_writes_them(tmp_path, rows, numeric_labels):
+    """batch --history adds 表2 rows, which the dashboard's chart data links to: the stamp rewrites the
+    charts' cached names, categories and values byte for byte as XlsxWriter writes them (12 rows: more
+    than the template's 10; numbers as every category: XlsxWriter writes the chart otherwise, and the
+    stamp hands such a workbook to XlsxWriter)."""
+    tpl = load_template()
+    retro = Retrospective({"campaign": "2025夏季新品推广", "start": date(2025, 6, 1), "end": date(2025, 6, 15)},
+                          {"goals": [{"goal": "线上曝光量", "unit": "次", "target": "150万次"}],
+                           "indicators": indicator_rows(rows, numeric_labels)})
+    sizes = {k: max(tl.rows, len(retro.rows(k))) for k, tl in make_layout(tpl).tables.items()}
+    stamp = WorkbookStamp(make_layout(tpl, "zh", sizes), TODAY, frozenset({"goals", "indicators"}))
+    assert len(stamp._charts) == 2       # both dashboard charts read 表2's chart data
+    stamped = tmp_path / "stamped.xlsx"
+    stamped.write_bytes(stamp.render(retro))
+    assert_same_workbook(stamped, new_workbook(tmp_path / "new.xlsx", retro, today=TODAY))
+    with zipfile.ZipFile(stamped) as z:
+        chart = z.read("xl/charts/chart1.xml").decode()
+    assert f'<c:ptCount val="{max(rows, 10)}"/>' in chart
+    if not numeric_labels:
+        assert "<c:v>指标1 &amp; &lt;次&gt;</c:v>" in chart and "<c:v>1.25</c:v>" in chart   # 150万 / 120万
+
+
+def test_campaigns_without_table2_rows_need_no_chart_work():
+    stamp = WorkbookStamp(make_layout(load_template()), TODAY, frozenset({"goals"}))
+    assert stamp._charts == [] and stamp._ranges == {}

@@ -18,9 +18,11 @@ from test_archive import DEMO, books, campaign  # noqa: F401  (books is a fixtur
 from test_batch import assert_same_workbook, write_list
 from test_recalc import cached, fill, notes
 
+import retroxl.batch as batch_module
 from retroxl.batch import _add_notes as add_notes
 from retroxl.batch import batch
 from retroxl.books.base import HISTORY_AUTHOR, MARK_AUTHOR, Note
+from retroxl.books.fast_writer import WorkbookStamp
 from retroxl.campaigns import read_campaigns
 from retroxl.cli import main
 from retroxl.collect import collect
@@ -113,12 +115,17 @@ def test_batch_prefills_previous_for_the_goals_history_knows(db: Path, tmp_path:
     assert grid[tl.first_row + 1][tl.col("variance")] in ("", None)        # no actual yet: no 环比
 
 
-def test_batch_with_history_writes_what_new_writes_plus_the_notes(db: Path, tmp_path: Path) -> None:
+def test_batch_with_history_writes_what_new_writes_plus_the_notes(db: Path, tmp_path: Path, monkeypatch) -> None:
+    """The workbook is stamped (表2 rows and the dashboard charts' caches rewritten), never built in full."""
     lst = write_list(tmp_path / "活动清单.csv", [
         ["2025夏季新品推广", "2025-06-01", "2025-06-15", "张经理", "线上曝光量", "次", "越高越好", "150万次",
          "新增会员数", "人", "越高越好", "2500"]])
+    monkeypatch.setattr(batch_module, "_STAMPS", {})
+    monkeypatch.setattr(WorkbookStamp, "_written", lambda *a: pytest.fail("built by XlsxWriter, not stamped"))
     result = batch(lst, tmp_path / "out", history=db, today=date(2025, 3, 3))
     assert [o.previous for o in result.outcomes] == [2]
+    (stamp,) = batch_module._STAMPS.values()
+    assert "indicators" in next(iter(batch_module._STAMPS))[-1] and len(stamp._chart_records) == 1
     history = load_history(db)
     c = read_campaigns(lst, load_template()).campaigns[0]
     filled = history.prefill(Retrospective(dict(c.info), {"goals": c.goals}))

@@ -9,7 +9,9 @@ references), writes the cells that differ from the rendered copy with the writer
 own cell functions (once per distinct place and value: goals, units, dates and
 schedules repeat from campaign to campaign), swaps them into the XML of their
 sheets, and copies every other member as its compressed bytes. Text that differs from the rendered copy is
-written inline (``t="inlineStr"``) so the shared strings stay as rendered.
+written inline (``t="inlineStr"``) so the shared strings stay as rendered. A chart whose
+series read such cells (the dashboard's, when 表2 has rows) gets its cached values
+rewritten as XlsxWriter writes them; the other charts are copied.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import re
 import struct
 import tempfile
+import warnings
 import zlib
 from bisect import bisect_left
 from collections import OrderedDict
@@ -25,7 +28,9 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from pathlib import Path
 
+from xlsxwriter.chart import Chart
 from xlsxwriter.utility import _preserve_whitespace, xl_rowcol_to_cell
+from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import CellFormulaTuple, Worksheet, re_dynamic_function
 
 from ..compute import Values, compute
@@ -37,6 +42,7 @@ from .xlsx_writer import WorkbookWriter, write_formula, write_value
 
 Cell = tuple[int, int]          # 0-based (row, col)
 Node = tuple[str, str]          # ("f", field key) or ("t", table key)
+Area = tuple[str, int, int, int, int]   # sheet key, first row, first col, last row, last col
 
 _ROW_RE = re.compile(r'<row r="(\d+)"(?: spans="([^"]*)")?([^>]*?)(?:/>|>(.*?)</row>)', re.S)
 _CELL_RE = re.compile(r'<c r="([A-Z]+)\d+"[^>]*?(?:/>|>.*?</c>)', re.S)
@@ -48,6 +54,7 @@ _LEVEL_PER_COPY = 1         # for the cells of each copy: 3x faster, a few hundr
 _SCHEDULES_KEPT = 4096      # end dates whose schedule cells are kept
 _CELLS_KEPT = 65536         # rendered cells kept for reuse (blank rows, repeated units and dates)
 _RUNS_KEPT = 2048           # deflated runs of rows kept per sheet (the static ones, a schedule per date)
+_CHARTS_KEPT = 1024         # rewritten charts kept, by the values they cache (the goals' names repeat)
 
 
 def _entries(retro: Retrospective):
@@ -70,6 +77,10 @@ class _RawStrings:
 
     @staticmethod
     def _get_shared_string_index(string: str) -> str:
+        return string
+
+    @staticmethod
+    def _get_shared_string(string: str) -> str:
         return string
 
 
@@ -549,6 +560,47 @@ class _SheetPart:
         return raw, z
 
 
+# ---------------------------------------------------------------- one chart part
+# A series' name, categories or values: the reference and the cells cached after it.
+_CACHE_RE = re.compile(r"(<c:cat>)?<c:\w+Ref><c:f>([^<]*)</c:f>(<c:(str|num)Cache>.*?</c:\4Cache>)", re.S)
+_CHART_WRITER = Chart()         # writes cache elements as XlsxWriter's charts do
+_RANGE_READER = Worksheet()     # reads a range's cells as XlsxWriter does for a chart's caches
+_RANGE_READER.str_table = _RawStrings()
+
+
+class _ChartPart:
+    """A rendered chart, split at the cached cells of its series (names, categories, values)."""
+
+    def __init__(self, member: _Member, formulas: set[str]) -> None:
+        self.member = member
+        self.rendered = member.content()
+        xml = self.rendered.decode()
+        self.pieces: list[str] = []                      # the text around the caches
+        self.caches: list[tuple[str, str, bool]] = []    # (range formula, "str" or "num", is a category)
+        at = 0
+        for m in _CACHE_RE.finditer(xml):
+            self.pieces.append(xml[at:m.start(3)])
+            self.caches.append((_unescape(m[2]), m[4], bool(m[1])))
+            at = m.end()
+        self.pieces.append(xml[at:])
+        if formulas - {f for f, _, _ in self.caches}:
+            raise RuntimeError(f"{member.name}: a series without a cache the stamp can rewrite")
+
+    def xml(self, data: dict[str, list]) -> bytes | None:
+        """The chart caching ``data`` (range formula → values, as ``Worksheet._get_range_data`` gives
+        them); None when categories change between text and numbers, for which XlsxWriter writes
+        other elements as well."""
+        out, w = [self.pieces[0]], _CHART_WRITER
+        for (formula, kind, category), piece in zip(self.caches, self.pieces[1:]):
+            values = data[formula]
+            if category and (w._get_data_type(values) == "str") != (kind == "str"):
+                return None
+            w.fh = buf = _Buffer()
+            (w._write_str_cache if kind == "str" else w._write_num_cache)(values)
+            out += [buf.text, piece]
+        return "".join(out).encode()
+
+
 # ---------------------------------------------------------------- the stamp
 class WorkbookStamp:
     """One rendered workbook for a template, language and table size; stamps campaign copies of it.
@@ -582,6 +634,7 @@ class WorkbookStamp:
             path = Path(tmp, "stamp.xlsx")
             writer.write(path)
             self._members = _zip_members(path.read_bytes())
+        wb, writer.wb = writer.wb, _NULL   # what recording the sheets below adds (charts, names) is not written
         self._package = _Package(self._members)
         self._formats = writer.fmt   # their xf indices are those of the rendered styles.xml
         self._schedule_sheets = [s for s in tpl.sheets if s.kind == "info"]
@@ -592,7 +645,9 @@ class WorkbookStamp:
         self._parts = {s.key: _SheetPart(parts[s.key], self._record(writer, s).cells)
                        for s in tpl.sheets if s.key in dirty}
         self._schedules: OrderedDict[date | None, dict[str, dict[Cell, bytes | None]]] = OrderedDict()
-        self._cells: dict[tuple, bytes] = {}   # a changed cell's memo key (see render) → its XML, b"" if as rendered
+        # A changed cell's memo key (see render) → its XML (b"" if as rendered), and its cells as XlsxWriter
+        # stores them (what a chart reading them caches).
+        self._cells: dict[tuple, tuple[bytes, dict[Cell, tuple]]] = {}
         self._recorder = _CellRecorder()
         # Each table's columns: where they sit, and the entry column a "number" formula falls back on.
         self._columns = {key: [(layout.tables[key].col(c.key),
@@ -605,6 +660,52 @@ class WorkbookStamp:
             xml = sst.content()
             self._sst = (sst, xml, int(_SST_COUNT_RE.search(xml)[1]))
             self._shared_elsewhere = self._sst[2] - sum(p.shared for p in self._parts.values())
+        self._find_charts(wb)
+
+    def _find_charts(self, wb: Workbook) -> None:
+        """The charts whose series read cells a campaign may change, what they cache as rendered, and where.
+
+        XlsxWriter writes chart N of ``wb.charts`` (sorted as the drawings use them) to
+        xl/charts/chartN.xml, and one value list per range formula, shared by the charts.
+        """
+        layout = self.layout
+        changeable: dict[Node, Area] = {
+            **{("t", k): (self._sheet_key[tl.sheet], tl.first_row, tl.first_col, tl.last_row, tl.last_col)
+               for k, tl in ((k, layout.tables[k]) for k in self._tables)},
+            **{("f", k): (self._sheet_key[fl.sheet], fl.row, fl.col, fl.row, fl.col)
+               for k, fl in ((k, layout.fields[k]) for k in self._fields)}}
+        by_name = {m.name: m for m in self._members}
+        self._charts: list[_ChartPart] = []
+        self._ranges: dict[str, Area] = {}             # range formula → where, for those that read such cells
+        self._charted: set[Node] = set()               # the tables and fields they read
+        self._chart_data: dict[str, list] = {}         # every range formula → its values as rendered
+        self._chart_records: dict[str, dict[str, tuple[bytes, bytes]]] = {}   # values → rewritten charts
+        for n, chart in enumerate(wb.charts, 1):
+            formulas = {f: ch.formula_data[i] for ch in (chart, chart.combined) if ch
+                        for f, i in ch.formula_ids.items()}
+            self._chart_data.update(formulas)
+            live = False
+            for f in formulas:
+                with warnings.catch_warnings():   # a defined name rather than cells: nothing to read
+                    warnings.simplefilter("ignore")
+                    name, cells = wb._get_chart_range(f)
+                if name not in self._sheet_key:
+                    continue
+                area = (self._sheet_key[name], *cells)
+                read = {node for node, (sheet, r0, c0, r1, c1) in changeable.items()
+                        if sheet == area[0] and r0 <= area[3] and area[1] <= r1 and c0 <= area[4] and area[2] <= c1}
+                if read:
+                    if area[0] in {s.key for s in self._schedule_sheets}:
+                        raise NotImplementedError("the stamp does not rewrite charts of the schedule's sheet")
+                    self._ranges[f], live = area, True
+                    self._charted |= read
+            if live:
+                self._charts.append(_ChartPart(by_name[f"xl/charts/chart{n}.xml"], set(formulas)))
+        rendered = self._range_data({})
+        self._rendered_key = repr(list(rendered.values()))
+        if rendered != {f: self._chart_data[f] for f in self._ranges} or \
+                any(p.xml(self._chart_data) != p.rendered for p in self._charts):
+            raise RuntimeError("the stamp does not reproduce the rendered charts' caches")
 
     @staticmethod
     def _record(writer: WorkbookWriter, sheet: Sheet, rec: _CellRecorder | None = None) -> _CellRecorder:
@@ -650,17 +751,19 @@ class WorkbookStamp:
         changes = {key: dict(cells) for key, cells in
                    self._schedule_changes(end if isinstance(end, date) else None, schedule).items()}
         cells, writer = self._cells, None
+        charted: dict[str, dict[Cell, tuple]] = {}   # sheet → cells that charts read, as this copy has them
         changes.update((key, {}) for key in self._parts.keys() - changes.keys())
         for key in self._fields:
             value = own.field(key)
             if value != base[("f", key)]:
                 memo = ("f", key, type(value), value)
-                xml = cells.get(memo)
                 fl = layout.fields[key]
-                if xml is None:
-                    xml = self._new_cell(memo, self._sheet_key[fl.sheet], self._field_cell, key, value)
+                xml, written = cells.get(memo) or \
+                    self._new_cell(memo, self._sheet_key[fl.sheet], self._field_cell, key, value)
                 if xml:
                     changes[self._sheet_key[fl.sheet]][(fl.row, fl.col)] = xml
+                if ("f", key) in self._charted:
+                    charted.setdefault(self._sheet_key[fl.sheet], {}).update(written)
         for key in self._tables:
             tl = layout.tables[key]
             entries = retro.rows(key)
@@ -669,6 +772,7 @@ class WorkbookStamp:
                     own.table(key, i, c.key) != base[("t", key, i, c.key)] for c in tl.spec.columns)]
             sheet_key = self._sheet_key[tl.sheet]
             sheet = changes[sheet_key]
+            read = charted.setdefault(sheet_key, {}) if ("t", key) in self._charted else None
             for i in rows:
                 entry = entries[i] if i < len(entries) else {}
                 for c, (col, number_of) in zip(tl.spec.columns, self._columns[key]):
@@ -677,13 +781,20 @@ class WorkbookStamp:
                     memo = (key, i, c.key, type(value), value,
                             own.fallbacks.get(("t", key, i, number_of)) if number_of else None,
                             entry.get(c.key) if c.formula is None and isinstance(entry.get(c.key), Link) else None)
-                    xml = cells.get(memo)
-                    if xml is None:
+                    hit = cells.get(memo)
+                    if hit is None:
                         writer = writer or self._writer(retro, own)
-                        xml = self._new_cell(memo, sheet_key, writer._cell, tl, c, i)
-                    if xml:
-                        sheet[(tl.first_row + i, col)] = xml
+                        hit = self._new_cell(memo, sheet_key, writer._cell, tl, c, i)
+                    if hit[0]:
+                        sheet[(tl.first_row + i, col)] = hit[0]
+                    if read is not None:
+                        read.update(hit[1])
         new: dict[str, tuple[bytes, bytes]] = {}
+        if self._charts:
+            charts = self._rewritten_charts(charted)
+            if charts is None:
+                return self._written(retro, schedule)
+            new.update(charts)
         shared = self._shared_elsewhere if self._sst else 0
         for key, part in self._parts.items():
             if not changes[key]:
@@ -709,14 +820,50 @@ class WorkbookStamp:
         else:
             write_value(rec, fl.row, fl.col, value, fmt)
 
-    def _new_cell(self, memo: tuple, sheet: str, write: Callable, *args: object) -> bytes:
-        """A cell written by the writer's own function, as XML; b"" when it is the rendered one."""
+    def _new_cell(self, memo: tuple, sheet: str, write: Callable, *args: object) -> tuple[bytes, dict[Cell, tuple]]:
+        """A cell written by the writer's own function, as XML (b"" when it is the rendered one), and as
+        XlsxWriter stores it."""
         rec = self._recorder.clear()
         write(rec, *args)
         recorded = self._parts[sheet].recorded
         xml = b"".join(_cell_xml(pos, cell) for pos, cell in rec.cells.items() if recorded.get(pos) != cell)
-        _remember(self._cells, memo, xml)
-        return xml
+        _remember(self._cells, memo, (xml, rec.cells))
+        return xml, rec.cells
+
+    def _range_data(self, changed: dict[str, dict[Cell, tuple]]) -> dict[str, list]:
+        """What XlsxWriter caches for each range the charts read: the rendered cells, ``changed`` over them."""
+        out = {}
+        for f, (sheet, r0, c0, r1, c1) in self._ranges.items():
+            recorded, own = self._parts[sheet].recorded, changed.get(sheet, {})
+            table: dict[int, dict[int, tuple]] = {}
+            for r in range(r0, r1 + 1):
+                for c in range(c0, c1 + 1):
+                    cell = own.get((r, c)) or recorded.get((r, c))
+                    if cell is not None:
+                        table.setdefault(r, {})[c] = cell
+            _RANGE_READER.table = table
+            out[f] = _RANGE_READER._get_range_data(r0, c0, r1, c1)
+        return out
+
+    def _rewritten_charts(self, changed: dict[str, dict[Cell, tuple]]) -> dict[str, tuple[bytes, bytes]] | None:
+        """Zip records of the charts whose caches differ from the rendered ones (None: see ``_ChartPart.xml``)."""
+        data = self._range_data(changed)
+        key = repr(list(data.values()))    # repr: 1, 1.0 and "1" are cached as different text
+        if key == self._rendered_key:
+            return {}
+        records = self._chart_records.get(key)
+        if records is None:
+            records, values = {}, {**self._chart_data, **data}
+            for part in self._charts:
+                xml = part.xml(values)
+                if xml is None:
+                    return None
+                if xml != part.rendered:
+                    records[part.member.name] = part.member.with_content(xml)
+            if len(self._chart_records) >= _CHARTS_KEPT:
+                del self._chart_records[next(iter(self._chart_records))]    # the oldest
+            self._chart_records[key] = records
+        return records
 
     def _written(self, retro: Retrospective, schedule: Schedule | None) -> bytes:
         """The workbook written by ``WorkbookWriter`` itself, for text that XML must escape as _xHHHH_
