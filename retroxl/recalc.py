@@ -65,6 +65,7 @@ def recalc_book(book: Book, template: Template | str | Path | None = None, *, to
     return RecalcResult(Path(name), checked.report, cells, changed, checked.filled)
 
 
+@gc_paused()   # a big book is hundreds of thousands of objects without cycles: collections find nothing
 def recalc(path: str | Path, out: str | Path | None = None, template: Template | str | Path | None = None, *,
            today: date | None = None, history: str | Path | History | None = None) -> RecalcResult:
     """Recalculate ``path`` in place (or into ``out``), atomically: the original is intact until the end.

@@ -261,6 +261,7 @@ def check_book(book: Book, template: Template | str | Path | None = None, *, tod
     return Checked(data, values, matcher, report, filled)
 
 
+@gc_paused()   # also while the book is dropped: its objects are freed by reference counting
 def validate(path: str | Path, template: Template | str | Path | None = None, *,
              today: date | None = None) -> Report:
     """Check a filled workbook; the file is only read.

@@ -374,6 +374,44 @@ def test_the_walk_places_cells_where_python_calamine_does(tmp_path, tail):
     assert walked == (sheet.end[0] + 1, sheet.end[1] + 1)
 
 
+def _plain_beyond(lead: int, power: int, letters: int) -> re.Pattern[bytes]:
+    """The reference search of the cheap sheet check as first written (no possessive repeats, no early test)."""
+    rows = rb"[1-9]\d{%d}" % (power + 1) if lead == 10 else rb"(?:[%d-9]\d{%d}|[1-9]\d{%d,})" % (lead, power, power + 1)
+    return re.compile(rb"""r(?<![\w:.-]r)\s*=\s*["'](?=[A-Za-z]{%d}|[A-Za-z]*0*%s)([A-Za-z]*)(\d*)""" % (letters, rows))
+
+
+_REFERENCE_BITS = [b"r", b"R", b"=", b'"', b"'", b" ", b"\t", b"\n", b"x", b":", b"-", b".", b"_", b"<c ", b"<row ",
+                   b"0", b"1", b"2", b"9", b"A", b"Z", b"z", b"AB", b"XFD", b"00", b"99999", b"123456"]
+
+
+@pytest.mark.parametrize(("text", "far"), [
+    (b"""<c r = 'A1000000'>""", [(b"A", b"1000000")]), (b"""<c r='A1000000'>""", [(b"A", b"1000000")]),
+    (b"""<c r\t=\n"A1000000">""", [(b"A", b"1000000")]), (b"""<x:c r="A1000000">""", [(b"A", b"1000000")]),
+    (b"""<c xr="A1000000" r="B2">""", []), (b"""<c r:r="A1000000">""", []),
+    (b"""<c r="r="ZZ99999">""", [(b"ZZ", b"99999")]), (b"""r="AB1""", [(b"AB", b"1")]),
+    (b"""<c r="A0001000000">""", [(b"A", b"0001000000")]), (b"""<c r="A19999"><c r="a20000">""", [(b"a", b"20000")]),
+    (b"""<c r=" A1000000">""", []), (b"""<c r="rr="XX9">""", [(b"rr", b"")]),
+    (b"""<c r  =  "xfd400">""", [(b"xfd", b"400")]),
+    (b"""<c r ='B123456'r="Q3">""", [(b"B", b"123456")]), (b"""<c r="A1999"/>""", []),
+])
+def test_the_reference_search_finds_what_the_plain_one_finds(text, far):
+    from retroxl.books.safety import _beyond
+
+    assert _beyond(2, 4, 2).findall(text) == far
+    for lead, power, letters in ((2, 4, 2), (2, 0, 3), (10, 2, 2), (5, 5, 3)):
+        assert _beyond(lead, power, letters).findall(text) == _plain_beyond(lead, power, letters).findall(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_REFERENCE_BITS), max_size=40), st.integers(1, 10), st.integers(0, 6),
+       st.integers(2, 3))
+def test_hostile_text_gives_the_reference_search_the_plain_ones_answer(bits, lead, power, letters):
+    from retroxl.books.safety import _beyond
+
+    text = b"".join(bits)
+    assert _beyond(lead, power, letters).findall(text) == _plain_beyond(lead, power, letters).findall(text)
+
+
 def _digest(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 

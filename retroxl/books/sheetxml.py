@@ -697,15 +697,15 @@ class SheetXml:
         block, read, g = (first[3], first[3][j], 3 + 3 * j) if first is not None else (None, None, 0)
         gv = g + 2
         p, t_of = self.pat.prefix, self._t_of
-        for k in compress(range(n), map(is_not, texts, repeat(None))):
-            text, value, hit, r = texts[k], values[k], hits[k], row0 + k
+        for r, text, value, hit in compress(zip(range(row0, row0 + n), texts, values, hits),
+                                            map(is_not, texts, repeat(None))):
             if hit is None or hit[3] is not block or text != read[hit[4]] or r in edits and col in edits[r]:  # type: ignore[index]
                 self.put(r, col, Formula(text, value))   # type: ignore[arg-type]
                 continue
             m = hit[0]  # type: ignore[index]
             a, v = m.group(g, gv)
             if type(value) is float and -_INF < value < _INF:      # numbers formatted inline: most cells
-                new = b"%d" % value if value.is_integer() and -1e15 < value < 1e15 else repr(value).encode()
+                new = b"%d" % value if value.is_integer() and -1e15 < value < 1e15 else b"%r" % value
                 t = ""
             else:
                 t, cached = formula_value(value)
