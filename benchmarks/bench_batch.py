@@ -25,6 +25,7 @@ import random
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from time import perf_counter
@@ -50,15 +51,23 @@ STORES = ["上海徐汇店", "北京朝阳店", "广州天河店", "成都春熙
 CHANNELS = ["抖音", "小红书", "微信", "门店", "天猫", "京东"]
 
 
-def campaign_list(path: Path, n: int, seed: int = 7) -> Path:
-    """A campaign list like a marketing department's: every store, every channel, every month."""
-    rnd = random.Random(seed)
+def write_list(path: Path, goals: int, rows: Iterable[list[str]]) -> Path:
+    """A campaign list file: the four header columns, ``goals`` goal column groups, then ``rows``."""
     header = ["活动名称", "开始日期", "结束日期", "负责人"]
-    for k in range(1, 4):
+    for k in range(1, goals + 1):
         header += [f"核心目标{k}", f"单位{k}", f"方向{k}", f"目标值{k}"]
     with open(path, "w", encoding="utf-8-sig", newline="") as f:
         w = csv.writer(f)
         w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def campaign_list(path: Path, n: int, seed: int = 7) -> Path:
+    """A campaign list like a marketing department's: every store, every channel, every month."""
+    rnd = random.Random(seed)
+
+    def rows() -> Iterator[list[str]]:
         for i in range(n):
             start = date(2024, 1, 1) + timedelta(days=rnd.randrange(700))
             end = start + timedelta(days=rnd.randrange(1, 30))
@@ -66,26 +75,24 @@ def campaign_list(path: Path, n: int, seed: int = 7) -> Path:
                    start.isoformat(), f"{end.year}年{end.month}月{end.day}日", f"经理{rnd.randrange(60):02d}"]
             for goal, unit, direction, target in rnd.sample(GOALS, rnd.randint(1, 3)):
                 row += [goal, unit, direction, target(rnd)]
-            w.writerow(row)
-    return path
+            yield row
+
+    return write_list(path, 3, rows())
 
 
 def history_list(path: Path, n: int, seed: int = 7) -> Path:
     """2025 campaigns with the two goals the published example tracked: each gets both 往期."""
     rnd = random.Random(seed)
-    header = ["活动名称", "开始日期", "结束日期", "负责人"]
-    for k in (1, 2):
-        header += [f"核心目标{k}", f"单位{k}", f"方向{k}", f"目标值{k}"]
-    with open(path, "w", encoding="utf-8-sig", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
+
+    def rows() -> Iterator[list[str]]:
         for i in range(n):
             start = date(2025, 1, 1) + timedelta(days=rnd.randrange(330))
             end = start + timedelta(days=rnd.randrange(1, 30))
-            w.writerow([f"{rnd.choice(STORES)}·{start:%m月}推广 #{i + 1}", start.isoformat(), end.isoformat(),
-                        f"经理{rnd.randrange(60):02d}", "线上曝光量", "次", "越高越好", f"{rnd.randint(20, 900)}万",
-                        "新增会员数", "人", "越高越好", str(rnd.randint(5, 90) * 100)])
-    return path
+            yield [f"{rnd.choice(STORES)}·{start:%m月}推广 #{i + 1}", start.isoformat(), end.isoformat(),
+                   f"经理{rnd.randrange(60):02d}", "线上曝光量", "次", "越高越好", f"{rnd.randint(20, 900)}万",
+                   "新增会员数", "人", "越高越好", str(rnd.randint(5, 90) * 100)]
+
+    return write_list(path, 2, rows())
 
 
 def bench_history(n: int, folder: str | None) -> int:
