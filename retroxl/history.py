@@ -10,7 +10,11 @@ the indicator only as a 表1 goal counts too (batch lists often carry only goals
 >>> history = load_history("复盘库.db")                                     # doctest: +SKIP
 >>> filled = history.fill(retro)        # empty 往期值 filled, typed ones untouched   # doctest: +SKIP
 >>> filled.cells[0].note("zh")                                              # doctest: +SKIP
-'往期值取自「2024夏季新品推广」（2024-06-01～2024-06-15）的实际值'
+'往期值取自「2024夏季新品推广」（2024-06-01～2024-06-15）的实际值（复盘库）'
+
+On files: ``retroxl recalc BOOK --history 复盘库.db`` writes the filled values with that
+note on each cell (:func:`retroxl.recalc.recalc`); ``retroxl batch LIST --history
+复盘库.db`` prefills new campaigns' goals (:meth:`History.prefill`).
 """
 
 from __future__ import annotations
