@@ -29,7 +29,7 @@ from .engine.periods import parse_date
 from .errors import RetroxlError
 from .model import Retrospective
 from .compute import compute
-from .layout import Layout, make_layout
+from .layout import Layout, shared_layout
 from .rules import fallback_number, is_number
 from .template import Table, Template, load_template
 
@@ -184,18 +184,15 @@ _LAYOUTS: dict[tuple, tuple[Template, Layout]] = {}   # by (id(template), row co
 
 def _layout(tpl: Template, tables: dict[str, list[dict[str, object]]]) -> Layout:
     """The template's layout in the canonical language, each table as long as the review's rows."""
-    base_key = (id(tpl), None)
-    if base_key not in _LAYOUTS:
-        _LAYOUTS[base_key] = (tpl, make_layout(tpl, CANONICAL_LANG))
-    base = _LAYOUTS[base_key][1]
-    key = (id(tpl), tuple(len(tables.get(k, ())) for k in base.tables))
-    if key not in _LAYOUTS:
+    base = shared_layout(tpl, CANONICAL_LANG)
+    sizes = tuple(len(tables.get(k, ())) for k in base.tables)
+    kept = _LAYOUTS.get((id(tpl), sizes))
+    if kept is None:
         if len(_LAYOUTS) > 1024:
             _LAYOUTS.clear()
-            _LAYOUTS[base_key] = (tpl, base)
-        sizes = dict(zip(base.tables, key[1]))
-        _LAYOUTS[key] = (tpl, replace(base, tables={k: replace(tl, rows=sizes[k]) for k, tl in base.tables.items()}))
-    return _LAYOUTS[key][1]
+        kept = _LAYOUTS[(id(tpl), sizes)] = (tpl, replace(base, tables={
+            k: replace(tl, rows=n) for (k, tl), n in zip(base.tables.items(), sizes)}))
+    return kept[1]
 
 
 def _localized(tpl: Template, lists: dict[str, str], row: dict[str, object]) -> dict[str, object]:

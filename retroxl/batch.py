@@ -345,6 +345,9 @@ def _stage(chunk: Sequence[_Job], outdir: Path, lang: str, today: date) -> tuple
             except OSError as e:
                 _remove(tmp)
                 failures.append((job.position, f"cannot write: {e.strerror or e}"))
+            except BaseException:
+                _remove(tmp)
+                raise
     except BaseException:
         for _, tmp, _ in staged:   # interrupted: leave no temporary file behind
             _remove(tmp)

@@ -67,12 +67,13 @@ _TEMPLATE, _ROW, _BOOK = "template", "row", "book"
 def template_context(tpl: Template, lang: str, today: date) -> Context:
     """The rules' context for a template, language and day (markers and list items as shown), kept for reuse."""
     key = (id(tpl), lang, today)
-    if key not in _CONTEXTS:
+    kept = _CONTEXTS.get(key)
+    if kept is None:
         if len(_CONTEXTS) > 64:
             _CONTEXTS.clear()
-        _CONTEXTS[key] = (tpl, Context({k: v[lang] for k, v in tpl.markers.items()},
-                                       {k: v[lang] for k, v in tpl.lists.items()}, today))
-    return _CONTEXTS[key][1]
+        kept = _CONTEXTS[key] = (tpl, Context({k: v[lang] for k, v in tpl.markers.items()},
+                                              {k: v[lang] for k, v in tpl.lists.items()}, today))
+    return kept[1]
 
 
 def _prepared(rule: FormulaRule) -> tuple[Callable, tuple[str, ...], tuple]:

@@ -20,7 +20,7 @@ note on each cell (:func:`retroxl.recalc.recalc`); ``retroxl batch LIST --histor
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -107,12 +107,16 @@ class History:
                             date.fromisoformat(end) if end else None, file, type_)
         return None
 
-    def fill(self, retro: Retrospective) -> Filled:
-        """Fill every empty 往期值 of 表2 from history; a value a person typed is never replaced."""
+    def fill(self, retro: Retrospective, keep: Container[int] = ()) -> Filled:
+        """Fill every empty 往期值 of 表2 from history; a value a person typed is never replaced.
+
+        ``keep``: rows whose 往期值 must stay as it is although it reads empty (a formula showing "").
+        """
         find = self._finder(retro)
         rows, cells = [], []
         for i, row in enumerate(retro.rows("indicators")):
-            found = None if row.get("previous") not in (None, "") else find(row.get("indicator"), row.get("unit"))
+            found = None if row.get("previous") not in (None, "") or i in keep else \
+                find(row.get("indicator"), row.get("unit"))
             rows.append(row if found is None else {**row, "previous": found.value})
             if found is not None:
                 cells.append(FilledCell("indicators", i, "previous", found))

@@ -192,5 +192,19 @@ def make_layout(template: Template, lang: str = "zh", rows: dict[str, int] | Non
     return lay
 
 
+_SHARED: dict[tuple[int, str], tuple[Template, Layout]] = {}   # by (id(template), lang); the template is kept
+
+
+def shared_layout(template: Template, lang: str) -> Layout:
+    """``make_layout(template, lang)`` made once and shared, for callers that only read it."""
+    key = (id(template), lang)
+    kept = _SHARED.get(key)
+    if kept is None:
+        if len(_SHARED) > 64:
+            _SHARED.clear()
+        kept = _SHARED[key] = (template, make_layout(template, lang))
+    return kept[1]
+
+
 def sheet_of(template: Template, table_key: str) -> Sheet:
     return template.table(table_key)[0]

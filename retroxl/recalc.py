@@ -57,6 +57,7 @@ def recalc_book(book: Book, template: Template | str | Path | None = None, *, to
     came from.
     """
     checked = check_book(book, template, today=today, name=name, history=history)
+    book.clear_marks()     # first: an old finding's note must not keep the 往期 source note off its cell
     _write_previous(book, checked)
     cells, changed = _write_values(book, checked)
     _write_schedule(book, checked)
@@ -239,6 +240,5 @@ def _write_findings(book: Book, checked: Checked) -> None:
             links[(len(rows) - 1, 3)] = CellRef(f.sheet, row, col)
     if not report.findings:
         rows.append(["", "", "", "", NO_FINDINGS[lang]])
-    book.clear_marks()
     book.set_marks(marks)
     book.put_sheet(name, rows, links, widths=(8, 8, 16, 10, 90))

@@ -245,7 +245,8 @@ def check_book(book: Book, template: Template | str | Path | None = None, *, tod
     filled: list[FilledCell] = []
     indicators = data.tables.get("indicators")
     if history is not None and indicators is not None and "previous" in indicators.cols:
-        result = history.fill(data.retro)
+        formulas = indicators.entry_formulas.get("previous", ())
+        result = history.fill(data.retro, keep={i for i, f in enumerate(formulas) if f is not None})
         data.retro, filled = result.retro, result.cells
     today = today or date.today()
     try:

@@ -16,12 +16,13 @@ import pytest
 from click.testing import CliRunner
 from test_archive import DEMO, books, campaign  # noqa: F401  (books is a fixture)
 from test_batch import assert_same_workbook, write_list
-from test_recalc import cached, fill, notes
+from test_recalc import cached, fill, formula, notes
 
 import retroxl.batch as batch_module
 from retroxl.batch import _add_notes as add_notes
 from retroxl.batch import batch
-from retroxl.books.base import HISTORY_AUTHOR, MARK_AUTHOR, Note
+from retroxl.books.base import HISTORY_AUTHOR, MARK_AUTHOR, Formula, Note
+from retroxl.books.ooxml import OoxmlBook
 from retroxl.books.fast_writer import WorkbookStamp
 from retroxl.campaigns import read_campaigns
 from retroxl.cli import main
@@ -133,3 +134,25 @@ def test_batch_with_history_writes_what_new_writes_plus_the_notes(db: Path, tmp_
     tl = plan_workbook(filled.retro).layout.tables["indicators"]
     add_notes(str(slow), [Note(tl.sheet, tl.first_row + f.row, tl.col(f.column), f.note("zh")) for f in filled.cells])
     assert_same_workbook(tmp_path / "out" / "2025夏季新品推广.xlsx", slow)
+
+
+def test_a_formula_in_previous_is_never_replaced_even_when_it_shows_nothing(db: Path, tmp_path: Path) -> None:
+    book, tl = next_campaign(tmp_path)
+    row, col = tl.first_row, tl.col("previous")
+    with OoxmlBook(book) as b:
+        b.write_formulas(tl.sheet, row, col, [[Formula('=IF(TRUE,"","")', "")]])
+        b.save(tmp_path / "formula.xlsx")
+    result = recalc(tmp_path / "formula.xlsx", history=db, today=date(2025, 6, 20))
+    assert result.filled == []
+    assert formula(tmp_path / "formula.xlsx", tl.sheet, cell(tl, 0, "previous")) == '=IF(TRUE,"","")'
+
+
+def test_an_old_finding_note_does_not_keep_the_source_note_away(db: Path, tmp_path: Path) -> None:
+    book, tl = next_campaign(tmp_path)
+    at = cell(tl, 0, "previous")
+    zero = fill(book, tmp_path / "zero.xlsx", {tl.sheet: {at: 0}})      # 往期 0: a finding, noted on the cell
+    recalc(zero, today=date(2025, 6, 20))
+    assert notes(zero, tl.sheet)[at][0] == MARK_AUTHOR
+    empty = fill(zero, tmp_path / "empty.xlsx", {tl.sheet: {at: ""}})   # the person empties it again
+    recalc(empty, history=db, today=date(2025, 6, 20))
+    assert notes(empty, tl.sheet)[at] == (HISTORY_AUTHOR, f"{HISTORY_AUTHOR}:\n{NOTE}")

@@ -19,7 +19,7 @@ from datetime import date, datetime
 
 from ..engine.periods import parse_date
 from ..errors import RetroxlError
-from ..layout import Layout, TableLayout, make_layout
+from ..layout import Layout, TableLayout, make_layout, shared_layout
 from ..model import Link, Retrospective
 from ..template import LANGS, Column, Template
 from .base import Book, Value
@@ -38,6 +38,8 @@ class TableData:
     cols: dict[str, int]                                  # column key → sheet column
     values: dict[str, list[Value]]                        # column key → value per row, as read
     formulas: dict[str, list[str | None]]                 # column key → formula per row (None: no formula)
+    # Entry columns only: every formula a person put there (links to named cells included), by row.
+    entry_formulas: dict[str, list[str | None]] = field(default_factory=dict)
 
     @property
     def sheet(self) -> str:
@@ -112,24 +114,11 @@ def read_book(book: Book, template: Template) -> BookData:
     return _Reader(book, template, lang, set(names)).read()
 
 
-_BASES: dict[tuple[int, str], tuple[Template, Layout]] = {}   # by (id(template), lang); the template is kept
-
-
-def _base(tpl: Template, lang: str) -> Layout:
-    """The template's layout at its own table sizes: where to start looking (only read, so shared)."""
-    key = (id(tpl), lang)
-    if key not in _BASES:
-        if len(_BASES) > 64:
-            _BASES.clear()
-        _BASES[key] = (tpl, make_layout(tpl, lang))
-    return _BASES[key][1]
-
-
 class _Reader:
     def __init__(self, book: Book, tpl: Template, lang: str, names: set[str]) -> None:
         self.book, self.tpl, self.lang, self.names = book, tpl, lang, names
         self.field_names = {f.name for s in tpl.sheets for f in s.fields if f.name}
-        self.base = _base(tpl, lang)
+        self.base = shared_layout(tpl, lang)   # where to start looking
         self.data = BookData(self.base, Retrospective())
 
     def read(self) -> BookData:
@@ -228,6 +217,7 @@ class _Reader:
                     entries[c.key] = [v if f is None else None for v, f in zip(column, fcolumn)]
                 continue
             if c.key in td.formulas:       # entries that are formulas: links to named cells, else their value
+                td.entry_formulas[c.key] = fcolumn
                 td.formulas[c.key] = [f if f is not None and self.is_link(f) else None for f in fcolumn]
                 column = [Link(_NAME_FORMULA.fullmatch(f).group(1)) if f is not None and self.is_link(f)  # type: ignore
                           else v for v, f in zip(column, fcolumn)]
