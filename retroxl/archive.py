@@ -31,7 +31,7 @@ from .model import Retrospective
 from .compute import compute
 from .layout import Layout, shared_layout
 from .rules import fallback_number, is_number
-from .template import Table, Template, load_template
+from .template import Table, Template, load_template, per_template
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -179,20 +179,15 @@ def _number(value: object) -> float | None:
     return float(value) if is_number(value) and not isinstance(value, date) else None
 
 
-_LAYOUTS: dict[tuple, tuple[Template, Layout]] = {}   # by (id(template), row counts); the template is kept
+_LAYOUTS: dict = {}
 
 
 def _layout(tpl: Template, tables: dict[str, list[dict[str, object]]]) -> Layout:
     """The template's layout in the canonical language, each table as long as the review's rows."""
     base = shared_layout(tpl, CANONICAL_LANG)
     sizes = tuple(len(tables.get(k, ())) for k in base.tables)
-    kept = _LAYOUTS.get((id(tpl), sizes))
-    if kept is None:
-        if len(_LAYOUTS) > 1024:
-            _LAYOUTS.clear()
-        kept = _LAYOUTS[(id(tpl), sizes)] = (tpl, replace(base, tables={
-            k: replace(tl, rows=n) for (k, tl), n in zip(base.tables.items(), sizes)}))
-    return kept[1]
+    return per_template(_LAYOUTS, tpl, sizes, lambda: replace(base, tables={
+        k: replace(tl, rows=n) for (k, tl), n in zip(base.tables.items(), sizes)}), limit=1024)
 
 
 def _localized(tpl: Template, lists: dict[str, str], row: dict[str, object]) -> dict[str, object]:

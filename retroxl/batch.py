@@ -22,8 +22,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import TYPE_CHECKING
 
-from .batch_index import FAILED, OVERWRITTEN, SKIPPED, WRITTEN
-from .batch_index import write_index
+from .batch_index import FAILED, OVERWRITTEN, SKIPPED, WRITTEN, write_index
 from .books.base import Note
 from .campaigns import GOALS, Campaign, CampaignList, read_campaigns
 from .errors import RetroxlError

@@ -16,7 +16,7 @@ from itertools import repeat
 from .layout import Layout
 from .model import Link, Retrospective
 from .rules import RULES, Context, fallback_number
-from .template import FormulaRule, Template
+from .template import FormulaRule, Template, per_template
 
 Key = tuple  # ("t", table, row, column) or ("f", field)
 
@@ -57,8 +57,8 @@ class Values:
         return self.cells.get(("f", key), "")
 
 
-_CONTEXTS: dict[tuple, tuple[Template, Context]] = {}   # by (id(template), lang, today); the template is kept
-_PREPARED: dict[int, tuple[FormulaRule, Callable, tuple[str, ...], tuple]] = {}   # by id(rule), likewise
+_CONTEXTS: dict = {}
+_PREPARED: dict[int, tuple[FormulaRule, Callable, tuple[str, ...], tuple]] = {}   # by id(rule); the rule is kept
 
 
 _TEMPLATE, _ROW, _BOOK = "template", "row", "book"
@@ -66,14 +66,8 @@ _TEMPLATE, _ROW, _BOOK = "template", "row", "book"
 
 def template_context(tpl: Template, lang: str, today: date) -> Context:
     """The rules' context for a template, language and day (markers and list items as shown), kept for reuse."""
-    key = (id(tpl), lang, today)
-    kept = _CONTEXTS.get(key)
-    if kept is None:
-        if len(_CONTEXTS) > 64:
-            _CONTEXTS.clear()
-        kept = _CONTEXTS[key] = (tpl, Context({k: v[lang] for k, v in tpl.markers.items()},
-                                              {k: v[lang] for k, v in tpl.lists.items()}, today))
-    return kept[1]
+    return per_template(_CONTEXTS, tpl, (lang, today), lambda: Context(
+        {k: v[lang] for k, v in tpl.markers.items()}, {k: v[lang] for k, v in tpl.lists.items()}, today))
 
 
 def _prepared(rule: FormulaRule) -> tuple[Callable, tuple[str, ...], tuple]:

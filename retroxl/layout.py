@@ -11,9 +11,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .template import PLACEHOLDER, Column, Field, FormulaRule, Sheet, Table, Template
+from .template import PLACEHOLDER, Column, Field, FormulaRule, Table, Template, per_template
 
-TITLE_ROW = 0
 TABLE_HEADER_ROW = 2      # title, a hint line, then the header
 INFO_FIELD_ROW = 2
 _SPECIAL = re.compile(r"(['#\[\]])")
@@ -192,19 +191,9 @@ def make_layout(template: Template, lang: str = "zh", rows: dict[str, int] | Non
     return lay
 
 
-_SHARED: dict[tuple[int, str], tuple[Template, Layout]] = {}   # by (id(template), lang); the template is kept
+_SHARED: dict = {}
 
 
 def shared_layout(template: Template, lang: str) -> Layout:
     """``make_layout(template, lang)`` made once and shared, for callers that only read it."""
-    key = (id(template), lang)
-    kept = _SHARED.get(key)
-    if kept is None:
-        if len(_SHARED) > 64:
-            _SHARED.clear()
-        kept = _SHARED[key] = (template, make_layout(template, lang))
-    return kept[1]
-
-
-def sheet_of(template: Template, table_key: str) -> Sheet:
-    return template.table(table_key)[0]
+    return per_template(_SHARED, template, lang, lambda: make_layout(template, lang))

@@ -48,6 +48,7 @@ class RecalcResult:
     filled: list[FilledCell] = field(default_factory=list)   # empty 往期值 filled from history
 
 
+@gc_paused()   # the live add-in's path too
 def recalc_book(book: Book, template: Template | str | Path | None = None, *, today: date | None = None,
                 name: str = "", history: History | None = None) -> RecalcResult:
     """Recompute, mark and list the findings of a book (file or live); returns what was found.
@@ -111,7 +112,6 @@ def _write_previous(book: Book, checked: Checked) -> None:
     book.add_notes(notes)
 
 
-@gc_paused()
 def _write_values(book: Book, checked: Checked) -> tuple[int, int]:
     """Cached values of retroxl's formulas, one block per column; returns (cells kept, cells changed).
 
@@ -195,9 +195,7 @@ def _stale(formulas: list[str | None], texts: list[str | None], cached: list, co
 
 
 def _differs(old: object, new: object) -> bool:
-    """Whether a cached value read (``old``) is not yet ``new``; two floats are compared inline (most cells)."""
-    if type(old) is float and type(new) is float:
-        return old != new and not abs(old - new) <= 1e-15 * max(abs(old), abs(new))
+    """Whether a cached value read (``old``) is not yet ``new`` (two floats are compared in :func:`_stale`)."""
     return not (old == new and type(old) is type(new)) and not same_value(old, new)
 
 

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 LANGS = ("zh", "en")
 COLUMN_TYPES = ("text", "number", "percent", "variance", "ratio", "date", "choice", "money")
@@ -191,6 +195,20 @@ def template_dir() -> Path:
     from importlib.resources import files
 
     return Path(str(files("retroxl.workbook_templates")))
+
+
+def per_template(memo: dict, template: Template, key: Hashable, make: Callable[[], T], limit: int = 64) -> T:
+    """``make()`` once per template and ``key``, kept in ``memo``.
+
+    Keyed by ``id(template)`` (templates are frozen but hold dicts, so not hashable);
+    the template is kept beside the value, so its id cannot be reused meanwhile.
+    """
+    kept = memo.get((id(template), key))
+    if kept is None:
+        if len(memo) > limit:
+            memo.clear()
+        kept = memo[(id(template), key)] = (template, make())
+    return kept[1]
 
 
 def load_template(path: str | Path | None = None) -> Template:

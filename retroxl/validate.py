@@ -236,7 +236,6 @@ class Checked:
     filled: list[FilledCell] = field(default_factory=list)   # empty 往期值 taken from history
 
 
-@gc_paused()
 def check_book(book: Book, template: Template | str | Path | None = None, *, today: date | None = None,
                name: str = "", history: History | None = None) -> Checked:
     """Read, compute and check a book (any adapter); ``history`` fills empty 往期值 first."""

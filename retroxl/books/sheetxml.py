@@ -26,7 +26,6 @@ from itertools import compress, repeat
 from operator import is_not
 
 from ..errors import RetroxlError
-from ..gcpause import gc_paused
 from ..layout import a1, col_letter
 from ..rules import ExcelError
 from .base import Formula, Value
@@ -805,7 +804,6 @@ class SheetXml:
     def changed(self) -> bool:
         return bool(self.edits) or bool(self._patches) or self.tail != self._tail0
 
-    @gc_paused()
     def render(self) -> bytes:
         """The part with every cell edit and the edited tail."""
         if not self.changed:
