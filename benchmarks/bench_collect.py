@@ -242,7 +242,7 @@ def main() -> int:
     print(f"  (the 2-process plain read took {wall['parallel'] / wall['serial']:.2f}× the 1-process one: "
           f"{'the cores were free' if wall['parallel'] / wall['serial'] < 0.6 else 'other work held a core'}; "
           f"collect's CPU is {cpu['collect'] / cpu['serial']:.2f}× the plain read's)")
-    print(f"where the time goes, one process, ms/file (each stage beside the plain read of the same file):")
+    print("where the time goes, one process, ms/file (each stage beside the plain read of the same file):")
     for what, ms in breakdown(files[:300], files[:40]):
         print(f"  {what:58} {ms:8.3f}")
     ratio = wall["collect"] / wall["serial"]

@@ -8,7 +8,7 @@ recalculates generated workbooks in LibreOffice and checks the two agree.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 
 from .engine import metrics
 from .engine.numbers import parse_quantity

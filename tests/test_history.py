@@ -8,7 +8,6 @@ formula as 150万 / 120万 − 1 = +25%.
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 from pathlib import Path
 

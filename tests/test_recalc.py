@@ -157,7 +157,7 @@ def test_typed_cells_and_styles_never_change(filled: Path, tmp_path: Path) -> No
     for sheet, cells in before.items():
         for pos, (value, formula_text, style) in cells.items():
             new = after[sheet].get(pos, (None, None, None))
-            assert new[2] == style, f"{sheet}!{_letters(pos[1])}{pos[0] + 1}: style changed"
+            assert new[2] == style, f"{sheet}!{col_letter(pos[1])}{pos[0] + 1}: style changed"
             if formula_text is None and new[0] != value:
                 changed.append((sheet, pos, value, new[0]))
     assert changed == []
