@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import compress
+from math import inf
 from operator import is_not, ne, or_
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -182,7 +183,7 @@ def _stale(formulas: list[str | None], texts: list[str | None], cached: list, co
             continue
         old, new = cached[i], computed[i]
         if type(old) is float and type(new) is float:     # most cells: compared inline
-            if abs(old - new) <= 1e-15 * max(abs(old), abs(new)):
+            if abs(old - new) <= 1e-15 * max(abs(old), abs(new)) < inf:   # (an infinity differs from all)
                 continue
         elif type(old) is float and type(new) is int and old == new:     # a whole number read back as 1.0
             continue

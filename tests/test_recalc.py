@@ -14,6 +14,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 
 from retroxl import demo_workbook, new_workbook
@@ -420,6 +422,65 @@ def test_cached_values_written_in_place_then_rewritten() -> None:
     again = SheetXml(xml.render(), [])
     assert again.block(0, 0, 2, 2) == ([[1.0, 2.0, None], [2.0, 6.0, None], [3.0, 6.5, "新"]],
                                        [[None, "=A1*2", None], [None, "=A2*3", None], [None, "=A3*2", None]])
+
+
+_OLD_CELLS = {   # a cached value as a file may hold it: the cell's type and <v> (None: no <v> at all)
+    "number": ("", "2"), "fraction": ("", "0.1"), "text": ("str", "文字"), "empty text": ("str", ""),
+    "no value": ("", None), "error": ("e", "#DIV/0!"), "flag": ("b", "1")}
+_NEW_VALUES = [2.0, 0.1, 0.30000000000000004, 1e16, "文字", "", None, ExcelError("#N/A"), True, float("inf")]
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.sampled_from(sorted(_OLD_CELLS)), st.sampled_from(range(len(_NEW_VALUES))),
+                          st.booleans()), min_size=1, max_size=8))
+def test_cached_values_in_place_read_back_as_cell_writes_do(cells: list[tuple[str, int, bool]]) -> None:
+    """Writing a column's cached values in place gives what writing each cell whole gives."""
+    rows = "".join(f'<row r="{i + 1}"><c r="A{i + 1}"><v>{i}</v></c><c r="B{i + 1}" s="3"'
+                   + (f' t="{_OLD_CELLS[old][0]}"' if _OLD_CELLS[old][0] else "") + f"><f>A{i + 1}*2</f>"
+                   + (f"<v>{_OLD_CELLS[old][1]}</v>" if _OLD_CELLS[old][1] is not None else "") + "</c></row>"
+                   for i, (old, _, _) in enumerate(cells))
+    texts = [f"=A{i + 1}*2" if write else None for i, (_, _, write) in enumerate(cells)]
+    values = [_NEW_VALUES[k] for _, k, _ in cells]
+    n = len(cells)
+    column, one_by_one = sheet(rows), sheet(rows)
+    column.block(0, 0, n - 1, 1)
+    column.put_formulas(0, 1, texts, values)
+    for i, (text, value) in enumerate(zip(texts, values)):
+        if text is not None:
+            one_by_one.put(i, 1, Formula(text, value))
+    assert not column.edits                            # every cell was written in place
+    assert column.changed == one_by_one.changed
+    assert SheetXml(column.render(), []).block(0, 0, n - 1, 1) == SheetXml(one_by_one.render(), []).block(0, 0, n - 1, 1)
+
+
+def test_without_zlib_ng_the_standard_zlib_writes_the_same_parts(filled: Path, tmp_path: Path) -> None:
+    """Pyodide (xlwings Lite) has no zlib-ng: recalc then deflates with zlib, and the parts say the same."""
+    code = textwrap.dedent("""
+        import sys, zlib
+        from datetime import date
+        sys.modules["zlib_ng"] = None          # as if it were not installed
+        from retroxl.books import zcodec
+        assert zcodec.zlib is zlib
+        from retroxl.recalc import recalc
+        recalc(sys.argv[1], sys.argv[2], today=date(2024, 6, 20))
+    """)
+    subprocess.run([sys.executable, "-c", code, str(filled), str(tmp_path / "zlib.xlsx")], check=True)
+    recalc(filled, tmp_path / "fast.xlsx", today=TODAY)
+    with zipfile.ZipFile(tmp_path / "zlib.xlsx") as a, zipfile.ZipFile(tmp_path / "fast.xlsx") as b:
+        assert a.namelist() == b.namelist()
+        assert all(a.read(n) == b.read(n) for n in a.namelist())
+        assert a.testzip() is None and b.testzip() is None
+
+
+def test_an_infinite_result_is_not_taken_for_a_cached_number() -> None:
+    from retroxl.books.sheetxml import same_value
+
+    assert same_value(0.1, 0.1 + 1e-17) and not same_value(0.1, float("inf")) and not same_value(float("-inf"), 1e308)
+    one = sheet('<row r="1"><c r="A1"><f>1/0</f><v>0.1</v></c></row>')
+    one.put(0, 0, Formula("=1/0", float("inf")))
+    assert SheetXml(one.render(), []).block(0, 0, 0, 0)[0] == [[ExcelError("#NUM!")]]
+    from retroxl.recalc import _stale      # recalc's own screen of a column's cached values agrees
+    assert _stale(["=1/0"] * 2, ["=1/0"] * 2, [0.1, 0.1], [0.1 + 1e-17, float("inf")]) == [1]
 
 
 def test_date_formats_read_as_dates() -> None:

@@ -41,7 +41,6 @@ import io
 import re
 import struct
 import zipfile
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +48,7 @@ from typing import BinaryIO, NamedTuple
 
 from ..errors import RetroxlError
 from ..layout import col_letter
+from .zcodec import ERRORS, zlib
 
 MAX_ROWS = 100_000              # rows per worksheet, declared or present
 MAX_CELLS = 5_000_000           # rows × columns of a worksheet's used range, declared or present
@@ -72,7 +72,7 @@ _NEW_LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # written: signature, versions, 
 _NEW_ENTRY = struct.Struct("<4s6H3L5H2L")
 _PACKAGE_PARTS = ("[Content_Types].xml", "_rels/.rels")
 # What zipfile and zlib raise on a damaged zip (a name that is not UTF-8 as flagged included).
-_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, UnicodeDecodeError)
+_DAMAGED = (zipfile.BadZipFile, *ERRORS, EOFError, NotImplementedError, RuntimeError, UnicodeDecodeError)
 
 _WORKBOOK, _WORKBOOK_RELS = "xl/workbook.xml", "xl/_rels/workbook.xml.rels"
 

@@ -170,7 +170,7 @@ def same_value(old: Value, new: Value) -> bool:
     if isinstance(new, bool) or isinstance(old, bool):
         return type(old) is type(new) and old == new
     if isinstance(new, (int, float)) and isinstance(old, (int, float)):
-        return old == new or abs(old - new) <= 1e-15 * max(abs(old), abs(new))
+        return old == new or abs(old - new) <= 1e-15 * max(abs(old), abs(new)) < _INF   # inf is no neighbour
     if new is None:
         new = ""
     return (old if old is not None else "") == new and type(old if old is not None else "") is type(new)
@@ -290,7 +290,7 @@ class SheetXml:
             self._inner: tuple[int, int] | None = None
             self._data_end = sd.end()
         else:
-            close = data.find(b"</" + self.p.encode() + b"sheetData>", sd.end())
+            close = data.rfind(b"</" + self.p.encode() + b"sheetData>", sd.end())   # (near the end: found at once)
             if close < 0:
                 raise RetroxlError("a worksheet part is damaged (sheetData not closed)")
             self._inner = (sd.end(), close)
@@ -712,8 +712,8 @@ class SheetXml:
             old_t = t_of.get(a)
             if old_t is None:
                 old_t = self._t(a)
-            if v == new and old_t == t:
-                continue
+            if v == new and old_t == t or v is None and not new and old_t in ("", "str"):
+                continue        # (a formula without a cached value already shows an empty result, as put() sees)
             if v is not None:
                 start, end = m.span(gv)
                 patches = [(start, end, 0, new)]

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import struct
 import zipfile
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import RetroxlError
+from .zcodec import ERRORS, zlib
 
 if TYPE_CHECKING:
     from .safety import Package as CheckedPackage
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 FIXED_TIME = (0 << 11) | (0 << 5) | 0          # 00:00:00
 FIXED_DATE = (0 << 9) | (1 << 5) | 1           # 1980-01-01
 MAX_PART = 1 << 30                             # refuse parts that inflate beyond 1 GiB
-LEVEL = 3       # zlib's fast deflate: a 20 MB sheet part in a few hundredths of a second, about 20% larger than level 6
+LEVEL = 3       # a fast deflate: a 24 MB sheet part in 0.04 s (zlib-ng, one thread), ~20% larger than level 6
 SLICE = 4 << 20  # a big part is deflated in slices of this size on threads (zlib lets go of the GIL)
 _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
@@ -75,7 +75,7 @@ class Package:
                 return data
         try:
             return self._zip.read(info)
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as e:
+        except (zipfile.BadZipFile, *ERRORS, EOFError, NotImplementedError, RuntimeError) as e:
             raise RetroxlError(f"{self.path}: damaged workbook, cannot read {name} ({e})") from None
 
     def text(self, name: str) -> str:
