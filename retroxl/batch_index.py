@@ -19,6 +19,8 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from xlsxwriter.xmlwriter import XMLwriter
+
 from .files import atomic_output
 from .layout import col_letter, quote_text
 from .template import Template
@@ -41,7 +43,7 @@ _RELS = "xl/worksheets/_rels/sheet1.xml.rels"
 _STRINGS = "xl/sharedStrings.xml"
 _XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _LINK_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
-_CONTROL = re.compile(r"_x[0-9a-fA-F]{4}_|[\x00-\x08\x0b-\x1f]")
+_CONTROL = re.compile(r"_x[0-9a-fA-F]{4}_|[\x00-\x08\x0b-\x1f\ufffe\uffff]")
 _EDGE_SPACE = re.compile(r"^\s|\s$")
 
 
@@ -124,8 +126,7 @@ def _stream(zf: zipfile.ZipFile, rendered: zipfile.ZipInfo, pieces: Iterable[str
 def _text(s: str) -> str:
     """Text for XML character data, with Excel's _xHHHH_ escapes as XlsxWriter writes them."""
     if _CONTROL.search(s):
-        s = re.sub(r"(_x[0-9a-fA-F]{4}_)", r"_x005F\1", s)
-        s = re.sub(r"[\x00-\x08\x0b-\x1f]", lambda m: f"_x{ord(m[0]):04X}_", s)
+        s = XMLwriter._escape_control_characters(s)
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

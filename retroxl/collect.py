@@ -519,9 +519,12 @@ class _Progress:
     def __enter__(self) -> Callable[[], None]:
         if not self.show or not self.total:
             return lambda: None
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-        self.bar = Progress("collect", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
+        # on stderr, as batch's: `collect --json` keeps stdout for the JSON
+        self.bar = Progress("collect", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                            console=Console(stderr=True), transient=True)
         self.bar.start()
         task = self.bar.add_task("collect", total=self.total)
         return lambda: self.bar.advance(task)

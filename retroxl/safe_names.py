@@ -17,7 +17,7 @@ from collections.abc import Iterable
 # "%" are legal but would break the index's hyperlinks (fragment, %-escape).
 _FULL_WIDTH = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in '<>:"/\\|?*#%'})
 # Control characters, and the bidirectional controls that could disguise an extension.
-_INVISIBLE = re.compile("[\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_INVISIBLE = re.compile("[\x00-\x1f\x7f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff]")
 _SPACES = re.compile(r"\s+")
 # Device names Windows reserves, with or without an extension ("con.xlsx" too).
 _RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$"}

@@ -59,6 +59,12 @@ def books(tmp_path: Path) -> Path:
     return folder
 
 
+def test_the_progress_bar_leaves_stdout_to_the_json(books: Path, tmp_path: Path, capsys) -> None:
+    collect([books], tmp_path / "bar.db", progress=True)
+    out, err = capsys.readouterr()
+    assert out == "" and err != ""
+
+
 def test_collect_stores_the_published_figures(books: Path, tmp_path: Path) -> None:
     db = tmp_path / "a.db"
     result = collect([books], db)

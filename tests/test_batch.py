@@ -31,7 +31,7 @@ GOAL_COLUMNS = 7   # more than the template's five rows: those campaigns need a 
 
 # Row 2 is the reference's published 表1 row; the others reach the corners: text targets,
 # English choices in a Chinese book, no end date, dates beyond the holiday data, seven
-# goals, text that looks like a formula, text that XML must escape.
+# goals, text that looks like a formula, text that XML must escape or that looks like rich text.
 CAMPAIGNS = [
     ["2024夏季新品推广", "2024-06-01", "2024-06-15", "张经理",
      "线上曝光量", "次", "越高越好", "100万次", "新品销量", "件", "越高越好", "5000件", "新增会员数", "人", "越高越好",
@@ -44,6 +44,8 @@ CAMPAIGNS = [
     ["全渠道周年庆", "20240901", "20240930", "孙总"] +
     [x for k in range(1, GOAL_COLUMNS + 1) for x in (f"目标{k}", "单", "越高越好", str(100 * k))],
     ["_x0041_ 转义 \x01", "2024-08-01", "2024-08-02", "周"],
+    ["<r>x</r>", "2024-08-03", "2024-08-04", "吴"],          # XlsxWriter's marker for ready-made rich text
+    ["非字符\uffff", "2024-08-05", "2024-08-06", "郑"],      # not a character XML may hold
 ]
 
 
@@ -178,7 +180,8 @@ def test_index_links_every_workbook_with_schedule_and_status(made):
     for r, o in enumerate(result.outcomes, start=2):
         row = [c.value for c in ws[r]]
         assert row[0] == o.row and row[-2] == "已生成"
-        assert row[1] == o.campaign.replace("\x01", "_x0001_")     # openpyxl leaves Excel's escape as it is
+        assert row[1] == o.campaign.replace("\x01", "_x0001_").replace("\uffff", "_xFFFF_")   # openpyxl leaves
+        # Excel's escapes as they are
         assert unquote(ws.cell(r, 7).hyperlink.target) == o.file and (result.outdir / o.file).is_file()
         due = [d.date() for d in row[7:13] if d]
         assert due == (make_schedule(tpl, o.end).due if o.end else [])

@@ -48,7 +48,8 @@ _ROW_RE = re.compile(r'<row r="(\d+)"(?: spans="([^"]*)")?([^>]*?)(?:/>|>(.*?)</
 _CELL_RE = re.compile(r'<c r="([A-Z]+)\d+"[^>]*?(?:/>|>.*?</c>)', re.S)
 _DIMENSION_RE = re.compile(r'<dimension ref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"/>')
 _SST_COUNT_RE = re.compile(rb'<sst [^>]*?count="(\d+)"')
-_ESCAPED = re.compile(r"_x[0-9A-Fa-f]{4}_|[\x00-\x08\x0b-\x1f\ufffe\uffff]")   # text XML writes as _xHHHH_
+# Text XML writes as _xHHHH_, or that write_value writes as rich text: WorkbookWriter itself writes those books.
+_ESCAPED = re.compile(r"_x[0-9A-Fa-f]{4}_|[\x00-\x08\x0b-\x1f\ufffe\uffff]|\A<r>.*</r>\Z", re.S)
 _LEVEL = 6                  # zlib's default, as zipfile uses: for what is compressed once
 _LEVEL_PER_COPY = 1         # for the cells of each copy: 3x faster, a few hundred bytes larger
 _SCHEDULES_KEPT = 4096      # end dates whose schedule cells are kept
