@@ -151,7 +151,7 @@ def campaign_key(name: object, start: object) -> str:
 
 
 def _iso(value: object) -> str | None:
-    d = parse_date(value) if value not in (None, "") else None
+    d = parse_date(value)
     return d.isoformat() if d else None
 
 
@@ -199,15 +199,13 @@ def _filled(row: dict[str, object], keys: frozenset[str]) -> bool:
     return any(v is not None and v != "" and k in keys for k, v in row.items())
 
 
-_SHAPES: dict[int, tuple[Table, frozenset[str], dict[str, str]]] = {}   # by id(), as _LAYOUTS
+_SHAPES: dict = {}
 
 
-def _shape(table: Table) -> tuple[frozenset[str], dict[str, str]]:
+def _shape(tpl: Template, table: Table) -> tuple[frozenset[str], dict[str, str]]:
     """A table's columns a person fills, and its choice columns with their lists."""
-    if id(table) not in _SHAPES:
-        _SHAPES[id(table)] = (table, frozenset(c.key for c in table.columns if not c.computed),
-                              {c.key: c.list for c in table.columns if c.list})
-    return _SHAPES[id(table)][1:]
+    return per_template(_SHAPES, tpl, table.key, lambda: (frozenset(c.key for c in table.columns if not c.computed),
+                                                          {c.key: c.list for c in table.columns if c.list}))
 
 
 # How each computed table's archive columns are stored: numbers for the computed figures, entries as typed.
@@ -229,7 +227,7 @@ def review_records(retro: Retrospective, *, template: Template | None = None, fm
             _, table = tpl.table(key)
         except KeyError:
             continue
-        keys, lists = _shape(table)
+        keys, lists = _shape(tpl, table)
         tables[key] = [_localized(tpl, lists, r) for r in rows if _filled(r, keys)]
     layout = _layout(tpl, tables)
     # Only what the archive stores: the goal and indicator rows and the 成本收益 totals (with what they read).

@@ -28,7 +28,7 @@ from .campaigns import GOALS, Campaign, CampaignList, read_campaigns
 from .errors import RetroxlError
 from .generate import _info_dates, _localize_choices, resolve_template
 from .history import History, load_history
-from .layout import Layout, make_layout
+from .layout import make_layout, shared_layout
 from .model import Retrospective
 from .safe_names import UniqueNames
 from .schedule import Schedule, make_schedule
@@ -175,15 +175,12 @@ def _planned(listing: CampaignList, outdir: Path, default: Template, lang: str, 
     (so that writing starts while later rows are still being planned)."""
     names = UniqueNames(reserved=[INDEX_NAME], fallback="活动" if lang == "zh" else "campaign")
     schedules: dict[tuple, Schedule] = {}
-    layouts: dict[Path, Layout] = {}
     for c in sorted([*listing.campaigns, *listing.bad], key=lambda x: x.row):
         if not isinstance(c, Campaign):
             outcomes.append(Outcome(c.row, c.name, FAILED, reason=c.reason))
             continue
         tpl = load_template(c.template) if c.template else default
-        if tpl.path not in layouts:
-            layouts[tpl.path] = make_layout(tpl, lang)
-        layout = layouts[tpl.path]
+        layout = shared_layout(tpl, lang)
         retro = _retrospective(c, tpl, lang)
         notes: tuple[Note, ...] = ()
         if history is not None and "indicators" in layout.tables:

@@ -45,6 +45,8 @@ def main() -> None:
 LANG = click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
                     help="工作簿语言 / workbook language.")
 FORCE = click.option("--force", is_flag=True, help="覆盖已有文件 / replace an existing file.")
+TEMPLATE = click.option("--template", "template", type=click.Path(dir_okay=False, path_type=Path),
+                        help="自定义模板 TOML / your own template file (default: the standard one).")
 
 
 @main.command("new", context_settings=CONTEXT)
@@ -53,8 +55,7 @@ FORCE = click.option("--force", is_flag=True, help="覆盖已有文件 / replace
 @click.option("--start", help="开始日期，如 2024-06-01 / start date.")
 @click.option("--end", help="结束日期，如 2024-06-15；用于计算六步截止日期 / end date, drives the six-step due dates.")
 @click.option("--owner", help="负责人 / owner.")
-@click.option("--template", "template", type=click.Path(dir_okay=False, path_type=Path),
-              help="自定义模板 TOML / your own template file (default: the standard one).")
+@TEMPLATE
 @click.option("--into", "into", type=click.Path(dir_okay=False, path_type=Path),
               help="把复盘工作表加入已有的 .xlsx/.xlsm（原有内容、图表、宏不变；写回原文件，或写到 OUT）"
                    " / add the sheets to an existing workbook, keeping everything in it (in place, or into OUT).")
@@ -181,8 +182,6 @@ def addin_lite_cmd(folder: Path, force: bool) -> None:
     click.echo(f"wrote {files.main}\nwrote {files.requirements}")
 
 
-TEMPLATE = click.option("--template", "template", type=click.Path(dir_okay=False, path_type=Path),
-                        help="自定义模板 TOML / your own template file (default: the standard one).")
 HISTORY = click.option("--history", type=click.Path(dir_okay=False, path_type=Path), metavar="ARCHIVE",
                        help="从复盘库（retroxl collect 生成）填写空的往期值 / fill empty 往期值 from a review "
                             "archive made by retroxl collect.")

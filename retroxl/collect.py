@@ -24,7 +24,6 @@ import glob
 import hashlib
 import io
 import os
-import re
 import stat
 import sys
 import tempfile
@@ -175,9 +174,6 @@ class CalamineBook:
     def read_formulas(self, sheet: str, rect: tuple[int, int, int, int]) -> list[list[str | None]]:
         return [[None] * (rect[3] - rect[1] + 1) for _ in range(rect[2] - rect[0] + 1)]
 
-    def read_both(self, sheet: str, rect: tuple[int, int, int, int]):
-        return self.read(sheet, rect), self.read_formulas(sheet, rect)
-
     def read_columns(self, sheet: str, rect: tuple[int, int, int, int]):
         """Values and formulas of a block, one list per column (what table readers want)."""
         height, width = max(rect[2] - rect[0] + 1, 0), rect[3] - rect[1] + 1
@@ -186,9 +182,6 @@ class CalamineBook:
         return values, [[None] * height for _ in range(width)]
 
 
-_RELATIONSHIP = re.compile(rb"<(?:[\w.-]+:)?Relationship\b([^>]*)>")
-_TABLE_TAG = re.compile(rb"<(?:[\w.-]+:)?table\b([^>]*)>")
-_ATTRIBUTE = re.compile(rb"""\b(Type|Target|displayName|name|ref)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _TABLE_PARTS = ("xl/worksheets/_rels/", "xl/tables/")
 # Table ranges by what they are read from (the sheets, and the name, CRC-32 and size of every part in
 # _TABLE_PARTS): workbooks made from one template share them, so most files need not read them again.
@@ -211,34 +204,22 @@ def _table_ranges(package: Package) -> dict[str, dict[str, tuple[int, int, int, 
 
 def _read_table_ranges(package: Package) -> tuple[dict[str, dict[str, tuple[int, int, int, int]]], list[str]]:
     """The table ranges, and the parts read for them."""
-    from .books.parts import T_TABLE, rels_path, resolve
-    from .books.sheetxml import parse_range
+    from .books.parts import T_TABLE, Rels, rels_path, table_range
 
     out: dict[str, dict[str, tuple[int, int, int, int]]] = {}
     read = []
     for part, sheet in package.sheets.items():
-        if (rels := rels_path(part)) not in package.parts:
+        if (path := rels_path(part)) not in package.parts:
             continue
-        read.append(rels)
-        for a in map(_attributes, _RELATIONSHIP.findall(package.read(rels))):
-            if a.get(b"Type") != T_TABLE or (target := resolve(part, a.get(b"Target", ""))) not in package.parts:
+        read.append(path)
+        rels = Rels(part, package.read(path).decode("utf-8", "replace"))
+        for rel in rels.of_type(T_TABLE):
+            if (target := rels.target(rel)) not in package.parts:
                 continue
             read.append(target)
-            head = _TABLE_TAG.search(package.read(target))
-            table = _attributes(head[1]) if head else {}
-            try:
-                out.setdefault(sheet, {})[table.get(b"displayName") or table.get(b"name", "")] = \
-                    parse_range(table.get(b"ref", ""))
-            except ValueError:
-                continue
+            if found := table_range(package.read(target).decode("utf-8", "replace")):
+                out.setdefault(sheet, {})[found[0]] = found[1]
     return out, read
-
-
-def _attributes(tag: bytes) -> dict[bytes, str]:
-    from .books.sheetxml import unescape
-
-    return {m[1]: unescape((m[2] if m[2] is not None else m[3]).decode("utf-8", "replace"))
-            for m in _ATTRIBUTE.finditer(tag)}
 
 
 def _refuse_summaries(path: Path, sheets: list[str]) -> None:

@@ -22,39 +22,21 @@ Key = tuple  # ("t", table, row, column) or ("f", field)
 
 
 class Values:
-    """Entries and computed values by position in the template.
+    """Entries and computed values by position in the template: ``columns`` (a list per table
+    column) and ``fields``, as ``compute`` fills them."""
 
-    ``compute`` fills ``columns`` (a list per table column) and ``fields``; ``cells``
-    holds the same by key ("t", table, row, column) / ("f", field), built on first use
-    (or given, by code that merges values).
-    """
-
-    def __init__(self, cells: dict[Key, object] | None = None, fallbacks: dict[Key, float] | None = None, *,
+    def __init__(self, fallbacks: dict[Key, float] | None = None, *,
                  columns: dict[tuple[str, str], list] | None = None, fields: dict[str, object] | None = None) -> None:
-        self._cells = cells
         self.fallbacks = fallbacks if fallbacks is not None else {}   # number behind a text entry
         self.columns = columns if columns is not None else {}
         self.fields = fields if fields is not None else {}
 
-    @property
-    def cells(self) -> dict[Key, object]:
-        if self._cells is None:
-            cells: dict[Key, object] = {("f", k): v for k, v in self.fields.items()}
-            for (table, col), values in self.columns.items():
-                cells.update((("t", table, i, col), v) for i, v in enumerate(values))
-            self._cells = cells
-        return self._cells
-
     def table(self, table: str, i: int, column: str) -> object:
         values = self.columns.get((table, column))
-        if values is not None:
-            return values[i] if 0 <= i < len(values) else ""
-        return self.cells.get(("t", table, i, column), "")
+        return values[i] if values is not None and 0 <= i < len(values) else ""
 
     def field(self, key: str) -> object:
-        if key in self.fields:
-            return self.fields[key]
-        return self.cells.get(("f", key), "")
+        return self.fields.get(key, "")
 
 
 _CONTEXTS: dict = {}
@@ -103,10 +85,8 @@ class _Computer:
         return "" if value is None else value
 
     def constant(self, ref: str) -> tuple[bool, object]:
-        """The value of a workbook-level argument: a marker, a list item, a named cell, a whole column."""
-        known = self.ctx.constant(ref)
-        if known[0]:
-            return known
+        """The value of a book-level argument: a named cell or a whole column (markers and list items
+        are template constants, which ``apply`` takes from the context)."""
         head, _, rest = ref.partition(".")
         if head == "name":
             return True, self.field(self.by_name[rest])

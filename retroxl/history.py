@@ -25,7 +25,6 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from .archive import connect
 from .engine.periods import parse_date
 from .model import Retrospective
 
@@ -153,8 +152,7 @@ class History:
         from .archive import campaign_key
 
         info = retro.info
-        start = parse_date(info.get("start")) if info.get("start") not in (None, "") else None
-        end = parse_date(info.get("end")) if info.get("end") not in (None, "") else None
+        start, end = parse_date(info.get("start")), parse_date(info.get("end"))
         key = campaign_key(info.get("campaign"), start.isoformat() if start else None)
         kind = info.get("type") or info.get("campaign_type")
         return lambda name, unit: self.previous(name, unit, before=start or end, campaign_type=kind,
@@ -172,6 +170,8 @@ WHERE t.actual_n IS NOT NULL AND t.name IS NOT NULL
 
 def load_history(db: str | Path) -> History:
     """Read the archive's actuals once (a few ms per thousand campaigns) for many look-ups."""
+    from .archive import connect   # here: batch imports this module, and needs sqlite only with --history
+
     conn = connect(db)
     try:
         rows = conn.execute(_QUERY).fetchall()

@@ -41,6 +41,7 @@ from .engine.metrics import as_float
 from .engine.numbers import Quantity, parse_quantities, parse_quantity
 from .engine.periods import parse_date, parse_period
 from .errors import RetroxlError
+from .generate import new_workbook, plan_workbook, resolve_template
 from .layout import a1
 from .model import Retrospective
 from .rules import ExcelError
@@ -166,8 +167,6 @@ def import_workbook(src: str | Path, dest: str | Path, *, lang: str = "zh", forc
     ``src`` is only read. Raises :class:`RetroxlError` when ``src`` is not a usable
     workbook, holds none of the four tables, or ``dest`` is ``src``.
     """
-    from .generate import new_workbook, resolve_template
-
     src, dest = Path(src), Path(dest)
     check_workbook(src)
     if dest.exists() and dest.resolve() == src.resolve():
@@ -292,10 +291,11 @@ class _Importer:
     # -- scanning
     def _header(self, values: list[object]) -> _Block | None:
         best: _Block | None = None
+        normed = [_norm(v) for v in values]   # once per row, not once per table
         for table, words in self.vocab.items():
             columns: dict[int, str] = {}
-            for c, v in enumerate(values):
-                key = words.get(_norm(v))
+            for c, v in enumerate(normed):
+                key = words.get(v)
                 if key and key not in columns.values():
                     columns[c] = key
             if len(columns) >= 2 and _ANCHORS[table] & set(columns.values()) and \
@@ -485,8 +485,6 @@ class _Importer:
     # -- hand-typed 达成率 / 环比
     def _check(self, retro: Retrospective, lang: str) -> None:
         """Check the hand-typed values with the validator's rules, on the rows as they were placed."""
-        from .generate import plan_workbook
-
         typed_rows = {t: [dict(r) for r in rows] for t, rows in retro.tables.items()}
         derived: dict[tuple[str, int], float] = {}
         for (table, i, column), (raw, _, _) in self._typed.items():

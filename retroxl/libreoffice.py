@@ -28,6 +28,7 @@ __all__ = [
     "convert",
     "convert_many",
     "recalculated_values",
+    "run_in_group",
 ]
 
 # A fresh profile is created on first start (~5-20 s), so be generous.
@@ -74,8 +75,12 @@ def _output_path(src: Path, fmt: str, outdir: Path) -> Path:
     return outdir / f"{src.stem}.{fmt.split(':', 1)[0]}"
 
 
-def _run(args: list[str], timeout: float) -> str:
-    """Run soffice in its own process group; return its combined output."""
+def run_in_group(args: list[str], timeout: float) -> str:
+    """Run a program in its own process group; return its combined output.
+
+    On timeout the whole group is killed (a headless office or browser leaves
+    helper processes behind otherwise) and ``subprocess.TimeoutExpired`` is raised.
+    """
     proc = subprocess.Popen(
         args,
         stdin=subprocess.DEVNULL,
@@ -93,8 +98,16 @@ def _run(args: list[str], timeout: float) -> str:
         except ProcessLookupError:
             pass
         proc.communicate()
-        raise LibreOfficeError(f"LibreOffice timed out after {timeout:g} s") from None
+        raise
     return out
+
+
+def _run(args: list[str], timeout: float) -> str:
+    """Run soffice in its own process group; return its combined output."""
+    try:
+        return run_in_group(args, timeout)
+    except subprocess.TimeoutExpired:
+        raise LibreOfficeError(f"LibreOffice timed out after {timeout:g} s") from None
 
 
 def convert_many(

@@ -83,7 +83,6 @@ TEXTS = {
 
 HEADER_BG = "#1F4E78"
 FONT = {"zh": "Microsoft YaHei", "en": "Calibri"}
-UNIT_FORMATS = {"%": "0.0%", "1:x": '"1:"0.0#'}
 
 
 @dataclass
@@ -182,6 +181,9 @@ class _Writer:
         self.tpl: Template = load_template()
         self.layout: Layout = make_layout(self.tpl, lang)
         self.ctx = template_context(self.tpl, lang, today)
+        # a goal's or indicator's number shown as the workbook shows it for its unit
+        self.unit_formats = {"%": self.tpl.styles["percent_value"]["num_format"],
+                             "1:x": self.tpl.styles["ratio_value"]["num_format"]}
 
     # ------------------------------------------------------------ helpers
     def formula(self, rule: str, cells: dict[str, str], values: dict[str, object]) -> tuple[str, object]:
@@ -200,19 +202,17 @@ class _Writer:
         return self._formats[key]
 
     def number_format(self, unit: object) -> object:
-        return self.fmt(num_format=UNIT_FORMATS.get(str(_value(unit) or ""), "#,##0.##"))
+        return self.fmt(num_format=self.unit_formats.get(str(_value(unit) or ""), self.tpl.formats["number"]))
 
     def put(self, ws, row: int, col: int, value: object, fmt: object = None) -> None:
         """User data as data: text always as text (never a formula), numbers, dates."""
-        from .books.xlsx_writer import write_value
-
         value = _value(value)
         if isinstance(value, datetime):
             value = value.date()
         if isinstance(value, date):
             ws.write_datetime(row, col, value, self.date_fmt)
         else:
-            write_value(ws, row, col, value, fmt)
+            self.write_value(ws, row, col, value, fmt)
 
     def sheet(self, key: str, headers: list[str], widths: list[float], rows: int, table: str):
         """A sheet with a title, a note and an Excel Table of ``rows`` data rows (autofilter on)."""
@@ -245,6 +245,9 @@ class _Writer:
     def write(self, path: Path) -> PortfolioResult:
         import xlsxwriter
 
+        from .books.xlsx_writer import write_value
+
+        self.write_value = write_value   # for put(): imported here, not at the top (collect workers import TEXTS)
         self.wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False, "strings_to_formulas": False,
                                                   "strings_to_urls": False})
         self.wb.set_properties({"title": self.t["title"], "created": datetime(2024, 1, 1)})
@@ -252,8 +255,8 @@ class _Writer:
         self.title_fmt = self.fmt(bold=True, font_size=16, font_color=HEADER_BG)
         self.note_fmt = self.fmt(italic=True, font_color="#7F7F7F")
         self.header_fmt = self.fmt(bold=True, font_color="white", bg_color=HEADER_BG, text_wrap=True)
-        self.date_fmt = self.fmt(num_format="yyyy-mm-dd")
-        self.pct_fmt = self.fmt(num_format="0%", bg_color="#F2F2F2")
+        self.date_fmt = self.fmt(num_format=self.tpl.formats["date"])
+        self.pct_fmt = self.fmt(num_format=self.tpl.formats["percent"], bg_color="#F2F2F2")
         self.wrap_fmt = self.fmt(text_wrap=True)
         self.note = self.t["note"].format(db=self.db.name, today=self.today.isoformat())
         overview = self.wb.add_worksheet(self.t["overview"])
@@ -261,10 +264,10 @@ class _Writer:
         n_campaigns = self.campaigns()
         n_goals = self.goals()
         charts = self.trends()
-        n_open = self.actions()
+        n_open, n_overdue = self.actions()
         n_causes = self.causes()
         n_lessons = self.lessons()
-        self.overview(overview, n_campaigns, n_goals, n_open, n_causes)
+        self.overview(overview, n_campaigns, n_goals, n_open, n_overdue, n_causes)
         self.wb.close()
         return PortfolioResult(path, n_campaigns, n_goals, n_open, n_causes, n_lessons, charts)
 
@@ -287,10 +290,8 @@ class _Writer:
         for cid, value in zip(goals["id"], self.goal_values, strict=True):
             by_id.setdefault(cid, []).append(value)
         money = self.fmt(num_format="#,##0")
-        self.campaign_rows = {}
         for i, r in enumerate(c.itertuples(index=False)):
             row = HEADER_ROW + 1 + i
-            self.campaign_rows[r.id] = row
             for col, v in enumerate((r.id, r.campaign, r.campaign_type, _day(r.start), _day(r.end), r.owner)):
                 self.put(ws, row, col, v)
             values = by_id.get(r.id, [])
@@ -304,7 +305,7 @@ class _Writer:
             self.put(ws, row, 10, r.return_total, money)
             text, value = self.formula("roi", {"returns": a1(row, 10), "cost": a1(row, 9)},
                                        {"returns": _value(r.return_total) or "", "cost": _value(r.cost_total) or ""})
-            ws.write_formula(row, 11, text, self.fmt(num_format='"1:"0.0#', bg_color="#F2F2F2"), value)
+            ws.write_formula(row, 11, text, self.fmt(num_format=self.tpl.formats["ratio"], bg_color="#F2F2F2"), value)
             self.put(ws, row, 12, r.file)
         self.conditional_attainment(ws, 8, len(c))
         return len(c)
@@ -396,15 +397,18 @@ class _Writer:
                                   "line": {"color": color, "width": 2, **({"dash_type": dash} if dash else {})}})
             chart.set_title({"name": self.t["chart_title"].format(name=name, unit=unit or "-"),
                              "name_font": {**font, "size": 11}})
-            chart.set_y_axis({"num_format": UNIT_FORMATS.get(unit, "#,##0.##"), "num_font": font,
+            chart.set_y_axis({"num_format": self.unit_formats.get(unit, self.tpl.formats["number"]), "num_font": font,
                               "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}})
             chart.set_x_axis({"num_font": {**font, "rotation": -30}})
             chart.set_legend({"position": "bottom", "font": font})
             ws.insert_chart(2 + 18 * (k // 2), 9 * (k % 2), chart, {"x_scale": 1.0, "y_scale": 1.2})
         return len(groups)
 
-    def actions(self) -> int:
-        """Every improvement not yet 已完成, oldest deadline first, with live 逾期 and 此后活动数 formulas."""
+    def actions(self) -> tuple[int, int]:
+        """Every improvement not yet 已完成, oldest deadline first, with live 逾期 and 此后活动数 formulas.
+
+        Returns how many are open and how many of those are 逾期 today.
+        """
         a = self.data["actions"]
         done = self.tpl.choices("status", "zh")[2]
         a = a[a["status"].map(lambda s: _value(s) != done)]
@@ -415,6 +419,7 @@ class _Writer:
         ws = self.sheet("actions", heads, [26, 11, 30, 8, 26, 30, 10, 12, 9, 8, 10], len(a), "tbl_p_actions")
         starts = self.ref("campaigns", 3, len(self.data["campaigns"]))
         start_days = sorted(d for d in map(_day, self.data["campaigns"]["start"]) if d)
+        overdue_marker, n_overdue = self.tpl.marker("overdue", self.lang), 0
         for i, r in enumerate(a.itertuples(index=False)):
             row = HEADER_ROW + 1 + i
             status = self.choice("status", r.status)
@@ -426,6 +431,7 @@ class _Writer:
             text, value = self.formula("overdue", {"deadline": a1(row, 7), "status": a1(row, 8)},
                                        {"deadline": _arg(deadline), "status": _arg(status)})
             ws.write_formula(row, 9, text, None, value)
+            n_overdue += value == overdue_marker
             end = _day(r.campaign_end)
             later = len(start_days) - bisect_right(start_days, end) if end else 0
             ws.write_formula(row, 10, f'=IF(ISNUMBER({a1(row, 1)}),COUNTIF({starts},">"&{a1(row, 1)}),"")', None,
@@ -438,8 +444,7 @@ class _Writer:
                                   {"type": "formula", "criteria": criteria,
                                    "format": self.wb.add_format({"bg_color": s["bg"], "font_color": s["font"],
                                                                  "bold": True})})
-        self.open_rows = len(a)
-        return len(a)
+        return len(a), n_overdue
 
     def causes(self) -> int:
         """Root causes named in two or more campaigns, with a detail sheet the counts are formulas over."""
@@ -480,14 +485,15 @@ class _Writer:
                 self.put(ws, HEADER_ROW + 1 + i, col, v, self.wrap_fmt if col in (1, 2, 3) else None)
         return len(d)
 
-    def overview(self, ws, n_campaigns: int, n_goals: int, n_open: int, n_causes: int) -> None:
+    def overview(self, ws, n_campaigns: int, n_goals: int, n_open: int, n_overdue: int, n_causes: int) -> None:
         t = self.t
         ws.set_row(0, 24)
         ws.write_string(0, 0, t["title"], self.title_fmt)
         ws.write_string(1, 0, self.note, self.note_fmt)
         label = self.fmt(bold=True, bg_color="#DDEBF7", border=1)
         big = self.fmt(bold=True, font_size=16, font_color=HEADER_BG, align="center", border=1)
-        big_pct = self.fmt(bold=True, font_size=16, font_color=HEADER_BG, align="center", border=1, num_format="0%")
+        big_pct = self.fmt(bold=True, font_size=16, font_color=HEADER_BG, align="center", border=1,
+                           num_format=self.tpl.formats["percent"])
         goals_att = self.ref("goals", 8, n_goals)
         nums = [v for v in self.goal_values if isinstance(v, (int, float))]
         overdue_marker = self.tpl.marker("overdue", self.lang)
@@ -497,8 +503,7 @@ class _Writer:
             ("kpi_attainment", f'=IF(COUNT({goals_att})=0,"",AVERAGE({goals_att}))',
              sum(nums) / len(nums) if nums else "", big_pct),
             ("kpi_open", f"=COUNTA({self.ref('actions', 0, n_open)})" if n_open else "=0", n_open, big),
-            ("kpi_overdue", f'=COUNTIF({self.ref("actions", 9, n_open)},"{overdue_marker}")',
-             self._overdue_count(), big),
+            ("kpi_overdue", f'=COUNTIF({self.ref("actions", 9, n_open)},"{overdue_marker}")', n_overdue, big),
             ("kpi_causes", f"=COUNTA({self.ref('causes', 0, n_causes)})" if n_causes else "=0", n_causes, big),
         ]
         for k, (key, formula, value, fmt) in enumerate(kpis):
@@ -520,11 +525,6 @@ class _Writer:
             ws.insert_chart(6, 0, chart, {"x_scale": 1.9, "y_scale": 1.3})
         _print_setup(ws)
         ws.activate()
-
-    def _overdue_count(self) -> int:
-        done = self.tpl.choices("status", "zh")[2]
-        return sum(1 for r in self.data["actions"].itertuples(index=False)
-                   if _day(r.deadline) and _day(r.deadline) < self.today and _value(r.status) != done)
 
 
 def _print_setup(ws, repeat_row: int | None = None) -> None:

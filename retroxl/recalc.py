@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from .books.base import Book, CellRef, Formula, Mark, Note
 from .books.sheetxml import parse_ref, same_value
 from .engine.checks import ERROR, INFO, WARNING
+from .engine.workdays import HOLIDAY_DATA
 from .errors import RetroxlError
 from .files import atomic_output
 from .gcpause import gc_paused
@@ -37,7 +38,6 @@ CHECK_HEADERS = {"zh": ["级别", "代码", "工作表", "单元格", "说明"],
 SEVERITY_TEXT = {"zh": {ERROR: "错误", WARNING: "警告", INFO: "提示"},
                  "en": {ERROR: "Error", WARNING: "Warning", INFO: "Info"}}
 NO_FINDINGS = {"zh": "未发现问题", "en": "No findings"}
-_CALENDAR_NOTE = "法定节假日数据"   # part of every note schedule.make_schedule writes
 
 
 @dataclass
@@ -155,16 +155,14 @@ def _write_values(book: Book, checked: Checked) -> tuple[int, int]:
                                                        for t, v in zip(writes, computed[first:last + 1])])
             changed += len(stale)
     for key, fd in data.fields.items():
-        text = None
-        if fd.formula is not None and data.layout.fields[key].spec.formula is not None:
-            text = matcher.rewrite(("f", key), fd.formula, None)
-        if text is None:
+        if fd.formula is None or data.layout.fields[key].spec.formula is None \
+                or not matcher.ours(("f", key), fd.formula):
             continue
         kept += 1
         value = values.field(key)
-        if text != fd.formula or not same_value(fd.value, value):
+        if not same_value(fd.value, value):
             sheet, row, col = fd.where
-            book.write_formulas(sheet, row, col, [[Formula(text, value)]])
+            book.write_formulas(sheet, row, col, [[Formula(fd.formula, value)]])
             changed += 1
     return kept, changed
 
@@ -187,17 +185,12 @@ def _stale(formulas: list[str | None], texts: list[str | None], cached: list, co
                 continue
         elif type(old) is float and type(new) is int and old == new:     # a whole number read back as 1.0
             continue
-        elif not _differs(old, new):
+        elif same_value(old, new):
             continue
         stale.add(i)
     if texts != formulas:
         stale.update(i for i in compress(rows, map(ne, texts, formulas)) if texts[i] is not None)
     return sorted(stale)
-
-
-def _differs(old: object, new: object) -> bool:
-    """Whether a cached value read (``old``) is not yet ``new`` (two floats are compared in :func:`_stale`)."""
-    return not (old == new and type(old) is type(new)) and not same_value(old, new)
 
 
 def _write_schedule(book: Book, checked: Checked) -> None:
@@ -214,7 +207,7 @@ def _write_schedule(book: Book, checked: Checked) -> None:
         sheet, row, col = data.steps_note
         current = book.read(sheet, (row, col, row, col))[0][0]
         ours = {tpl.text("no_end", lang) for lang in ("zh", "en")}
-        if current in (None, "") or current in ours or _CALENDAR_NOTE in str(current):
+        if current in (None, "") or current in ours or HOLIDAY_DATA in str(current):
             book.write_values(sheet, row, col, [[schedule.note or ""]])
 
 

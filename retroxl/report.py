@@ -13,7 +13,6 @@ import html
 import math
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import unicodedata
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING
 from .engine import metrics
 from .errors import RetroxlError
 from .files import atomic_output
+from .libreoffice import run_in_group
 from .template import load_template
 
 if TYPE_CHECKING:
@@ -265,6 +265,8 @@ def _display(tpl, list_key: str, v: object, lang: str) -> str:
 def build_document(review: Review, *, lang: str | None = None, today: date | None = None,
                    past: dict[tuple[str, str], list[tuple]] | None = None) -> Document:
     """The report's content from one review; ``past`` adds the comparison with earlier campaigns."""
+    from .validate import SEVERITY_ORDER  # validate is heavy to import; only its order is needed
+
     lang = lang or review.lang or "zh"
     if lang not in TEXTS:
         raise RetroxlError(f"unknown language {lang!r} (one of {', '.join(TEXTS)})")
@@ -293,12 +295,11 @@ def build_document(review: Review, *, lang: str | None = None, today: date | Non
     result = Section(t["goals"])
     result.add("h", t["t1"])
     result.add("table", _metric_table(t, lang, goals, ("goal", "unit", "target_n", "actual_n", "attainment")))
-    labels = [_text(g.goal) for g in goals if _num(g.attainment) is not None]
-    if labels:
-        shown = [g for g in goals if _num(g.attainment) is not None]
+    shown = [g for g in goals if _num(g.attainment) is not None]
+    if shown:
         ratio = [_ratio(g) for g in shown]
         result.add("chart", Chart("target-actual", t["chart_ta"], bar_chart(
-            t["chart_ta"], labels, [(t["series_target"], GREY, [1.0] * len(shown)),
+            t["chart_ta"], [_text(g.goal) for g in shown], [(t["series_target"], GREY, [1.0] * len(shown)),
                                     (t["series_actual"], BLUE, ratio)])))
     everything = [(_text(g.goal), _num(g.attainment)) for g in goals] + \
                  [(_text(i.indicator), _num(i.attainment)) for i in inds]
@@ -377,8 +378,7 @@ def build_document(review: Review, *, lang: str | None = None, today: date | Non
     problems.add("h", t["findings"])
     findings = _rows(review.findings)
     if findings:
-        order = {"error": 0, "warning": 1, "info": 2}
-        findings.sort(key=lambda f: order.get(f.severity, 3))
+        findings.sort(key=lambda f: SEVERITY_ORDER.get(f.severity, len(SEVERITY_ORDER)))
         problems.add("table", Table([t["severity"], t["where"], t["code"], t["message"]],
                                     [[t["severities"].get(f.severity, f.severity), f"{f.sheet}!{f.cell}".rstrip("!"),
                                       _text(f.code), _text(f.message)] for f in findings],
@@ -587,13 +587,9 @@ def html_to_pdf(src: Path, dest: Path, *, timeout: float = PDF_TIMEOUT) -> None:
                 f"--user-data-dir={profile}", f"--print-to-pdf={dest}", src.resolve().as_uri()]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             args.insert(1, "--no-sandbox")  # Chromium refuses to run as root with its sandbox
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, errors="replace", start_new_session=True)
         try:
-            log, _ = proc.communicate(timeout=timeout)
+            log = run_in_group(args, timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
             raise RetroxlError(f"Chromium did not finish the PDF within {timeout:g} s") from None
     if not dest.is_file() or dest.stat().st_size == 0:
         last = (log.strip().splitlines() or ["no message"])[-1]

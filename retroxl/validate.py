@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING
 
 from .books.base import Book
 from .books.reader import BookData, Key, read_book
+from .books.sheetxml import parse_ref
 from .compute import Values, compute
 from .engine.checks import CODES, ERROR, INFO, WARNING, Issue, check
-from .engine.metrics import normalize_direction
+from .engine.metrics import as_float, normalize_direction
 from .errors import RetroxlError
 from .gcpause import gc_paused
 from .generate import resolve_template
@@ -210,19 +211,6 @@ class FormulaMatcher:
         return [None if not ok else default if fb is None else template.replace(self._FALLBACK, repr(float(fb)))
                 for ok, fb in zip(ours, fallbacks)]
 
-    def rewrite(self, key: Key, formula: str, fallback: float | None) -> str | None:
-        """The formula recalc writes in a cell holding ``formula``, or None if a person wrote it."""
-        if not self.ours(key, formula):
-            return None
-        if key[0] != "t" or not self.computed(key[1], key[3]):
-            return formula
-        text = self._column(key)[0]
-        if self._FALLBACK not in text:
-            return formula
-        if fallback is None:
-            return self.default(key)
-        return text.replace(self._FALLBACK, repr(float(fallback)))
-
 
 # ---------------------------------------------------------------- validating
 @dataclass
@@ -256,7 +244,7 @@ def check_book(book: Book, template: Template | str | Path | None = None, *, tod
     issues = check(tpl, data.lang, data.retro, values, today)
     report = Report(name, _place(data, issues) + _book_findings(data, matcher), _metrics(data, values))
     order = {n: i for i, n in enumerate(book.sheet_names())}
-    report.findings.sort(key=lambda f: (order.get(f.sheet, len(order)), _cell_order(f.cell),
+    report.findings.sort(key=lambda f: (order.get(f.sheet, len(order)), parse_ref(f.cell) if f.cell else (-1, -1),
                                         SEVERITY_ORDER[f.severity], f.code))
     return Checked(data, values, matcher, report, filled)
 
@@ -276,16 +264,6 @@ def validate(path: str | Path, template: Template | str | Path | None = None, *,
     path = Path(path)
     with OoxmlBook(path, check_workbook(path)) as book:
         return check_book(book, template, today=today, name=str(path)).report
-
-
-def _cell_order(cell: str) -> tuple[int, int]:
-    m = re.fullmatch(r"([A-Z]+)(\d+)", cell)
-    if not m:
-        return (0, 0)
-    col = 0
-    for ch in m.group(1):
-        col = col * 26 + ord(ch) - 64
-    return (int(m.group(2)), col)
 
 
 def _place(data: BookData, issues: list[Issue]) -> list[Finding]:
@@ -343,10 +321,6 @@ def _book_findings(data: BookData, matcher: FormulaMatcher) -> list[Finding]:
     return out
 
 
-def _number(x: object) -> float | None:
-    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
-
-
 def _metrics(data: BookData, values: Values) -> list[dict]:
     out = []
     directions: dict[object, str] = {}
@@ -357,7 +331,7 @@ def _metrics(data: BookData, values: Values) -> list[dict]:
         rows = data.retro.rows(table)
         cols = {c.key for c in tl.spec.columns}
         entry_keys = [c.key for c in tl.spec.columns if not c.computed]
-        numbers = [[v if type(v) is float else _number(v) for v in values.columns.get((table, col)) or
+        numbers = [[v if type(v) is float else as_float(v) for v in values.columns.get((table, col)) or
                     [values.table(table, i, col) for i in range(len(rows))]] if col in cols else [None] * len(rows)
                    for col in ("target_n", "actual_n", "attainment", "previous_n", "variance")]
         for i, (row, target, actual, attainment, previous, variance) in enumerate(zip(rows, *numbers)):

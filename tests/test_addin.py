@@ -26,7 +26,6 @@ from retroxl.addin import (
 )
 from retroxl.cli import main
 from retroxl.errors import RetroxlError
-from test_live import xw  # noqa: F401  (fixture: xlwings' JSON-payload book, key set for the test only)
 
 XLWINGS_DIR = Path(xlwings.__file__).parent
 MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -282,12 +281,10 @@ CALLS = [
 ]
 
 
-def test_lite_main_runs_in_a_fresh_interpreter_like_the_package(tmp_path, xw):
+def test_lite_main_runs_in_a_fresh_interpreter_like_the_package(tmp_path, xw, udfs):
     import copy
-    import importlib.util
     import os
 
-    from retroxl.addin import udfs_dir
     from retroxl.books.live import add_standard_sheets
     from retroxl.demo import demo_retrospective
     from retroxl.generate import demo_workbook
@@ -318,9 +315,6 @@ def test_lite_main_runs_in_a_fresh_interpreter_like_the_package(tmp_path, xw):
     assert got["scripts"] == [["example_button", "生成示例"], ["new_sheets_button", "新建复盘表"],
                               ["recalc_button", "重新计算"]]
 
-    spec = importlib.util.spec_from_file_location("retroxl_udfs", udfs_dir() / "retroxl_udfs.py")
-    udfs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(udfs)
     for (name, args), result in zip(CALLS, got["calls"]):
         want = getattr(udfs, name)(*args)
         assert result == [[want]] or result[0][0] == pytest.approx(want), (name, args, result)

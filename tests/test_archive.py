@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from test_importer import write_seed
-from workbook_cells import grid_value
+from workbook_cells import DEMO, campaign, grid_value
 
 from retroxl import archive
 from retroxl.archive import MIGRATIONS, SCHEMA_VERSION, TABLE_COLUMNS
@@ -23,41 +23,10 @@ from retroxl.cli import main
 from retroxl.collect import collect
 from retroxl.demo import demo_retrospective
 from retroxl.errors import RetroxlError
-from retroxl.generate import demo_workbook, new_workbook, plan_workbook
+from retroxl.generate import new_workbook, plan_workbook
 from retroxl.history import load_history
 from retroxl.libreoffice import recalculated_values
 from retroxl.model import Retrospective
-
-DEMO = "2024夏季新品推广"
-
-
-def campaign(name: str, start: date, end: date, indicators: list[tuple], *, kind: str | None = None,
-             actions: list[dict] | None = None, lessons: list[dict] | None = None) -> Retrospective:
-    """A filled review; ``indicators`` are (name, unit, target, actual[, previous])."""
-    info = {"campaign": name, "start": start, "end": end, "owner": "张经理"}
-    if kind:
-        info["type"] = kind
-    rows = [{"type": "流量", "indicator": n, "unit": u, "direction": "越高越好", "target": t, "actual": a,
-             "previous": rest[0] if rest else None, "source": "后台数据"} for n, u, t, a, *rest in indicators]
-    return Retrospective(info=info, tables={
-        "goals": [{"goal": r["indicator"], "unit": r["unit"], "direction": "越高越好", "target": r["target"],
-                   "actual": r["actual"]} for r in rows],
-        "indicators": rows, "actions": actions or [], "lessons": lessons or []})
-
-
-@pytest.fixture()
-def books(tmp_path: Path) -> Path:
-    """The published example and two earlier campaigns in one folder."""
-    folder = tmp_path / "books"
-    folder.mkdir()
-    demo_workbook(folder / "demo.xlsx")
-    new_workbook(folder / "2023.xlsx", campaign(
-        "2023夏季新品推广", date(2023, 6, 1), date(2023, 6, 15),
-        [("曝光量", "次", 700_000, "80万次"), ("新品转化率", "%", 0.04, 0.0477)]))
-    new_workbook(folder / "2022.xlsx", campaign("2022夏季新品推广", date(2022, 6, 1), date(2022, 6, 15),
-                                                [("曝光量", "次", 600_000, 650_000)]))
-    return folder
-
 
 def test_the_progress_bar_leaves_stdout_to_the_json(books: Path, tmp_path: Path, capsys) -> None:
     collect([books], tmp_path / "bar.db", progress=True)

@@ -29,6 +29,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_importer import INDICATORS, write_seed
+from workbook_cells import EXCEL_MADE
 
 from retroxl.books.safety import MAX_CELLS, MAX_ROWS, check_workbook
 from retroxl.cli import main
@@ -37,7 +38,6 @@ from retroxl.importer import import_workbook
 from retroxl.layout import col_letter
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-EXCEL_MADE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "excel-made"
 SHEET = "xl/worksheets/sheet1.xml"
 
 

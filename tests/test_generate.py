@@ -7,7 +7,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from workbook_cells import computed_cells, grid_value, same
+from workbook_cells import column_values, computed_cells, grid_value, same
 
 from retroxl import demo_retrospective, new_workbook
 from retroxl.generate import plan_workbook
@@ -20,11 +20,6 @@ TODAY = date.today()
 def _layout_values(retro: Retrospective, lang: str = "zh"):
     plan = plan_workbook(retro, lang=lang, today=TODAY)
     return plan.layout, plan.values
-
-
-def _column(grid, layout, table: str, key: str, n: int) -> list:
-    tl = layout.tables[table]
-    return [grid_value(grid, tl.sheet, tl.first_row + i, tl.col(key)) for i in range(n)]
 
 
 def _assert_engine_agrees(path: Path, retro: Retrospective, lang: str = "zh") -> dict:
@@ -42,13 +37,13 @@ def test_demo_published_figures_computed_by_libreoffice(tmp_path, soffice):
     path = new_workbook(tmp_path / "demo.xlsx", demo_retrospective(), today=TODAY)
     grid = _assert_engine_agrees(path, demo_retrospective())
     layout, _ = _layout_values(demo_retrospective())
-    goals = _column(grid, layout, "goals", "attainment", 3)
-    indicators = _column(grid, layout, "indicators", "attainment", 3)
+    goals = column_values(grid, layout, "goals", "attainment", 3)
+    indicators = column_values(grid, layout, "indicators", "attainment", 3)
     # The reference: 表1 120% / 124% / 90%; 表2 120% / 124% / 127%.
     assert [round(v * 100) for v in goals] == [120, 124, 90]
     assert [round(v * 100) for v in indicators] == [120, 124, 127]
     # 环比 of the published table: +50% / +30% / +25%.
-    assert [round(v * 100) for v in _column(grid, layout, "indicators", "variance", 3)] == [50, 30, 25]
+    assert [round(v * 100) for v in column_values(grid, layout, "indicators", "variance", 3)] == [50, 30, 25]
     roi = layout.fields["roi"]
     assert grid_value(grid, roi.sheet, roi.row, roi.col) == pytest.approx(3.8)
 
@@ -99,7 +94,7 @@ def test_edge_cases_agree_with_libreoffice(tmp_path, soffice, lang):
     layout, _ = _layout_values(EDGE, lang)
     tpl = layout.template
     m = {k: tpl.marker(k, lang) for k in tpl.markers}
-    got = _column(grid, layout, "goals", "attainment", 10)
+    got = column_values(grid, layout, "goals", "attainment", 10)
     assert got[0] == m["bad_target"]
     assert got[1] in ("", None)
     assert got[2] == pytest.approx(50 / 40)
@@ -109,12 +104,12 @@ def test_edge_cases_agree_with_libreoffice(tmp_path, soffice, lang):
     assert got[6] == m["not_number"]
     assert got[7] == m["not_number"]
     assert got[8] == got[9] == m["not_number"]  # a quotient beyond a double's range: #NUM!, caught
-    ind = _column(grid, layout, "indicators", "attainment", 3)
+    ind = column_values(grid, layout, "indicators", "attainment", 3)
     assert ind[0] == pytest.approx(20 / 25)
     assert ind[1] == pytest.approx(3.7 / 3)  # ROI 3700 / 1000 from 成本收益, against the text target 1:3
-    assert _column(grid, layout, "indicators", "variance", 5)[1::3] == [m["bad_previous"], m["not_number"]]
-    assert _column(grid, layout, "actions", "overdue", 3) == [m["overdue"], None, None]
-    assert _column(grid, layout, "costs", "budget_rate", 2)[0] == m["bad_budget"]
+    assert column_values(grid, layout, "indicators", "variance", 5)[1::3] == [m["bad_previous"], m["not_number"]]
+    assert column_values(grid, layout, "actions", "overdue", 3) == [m["overdue"], None, None]
+    assert column_values(grid, layout, "costs", "budget_rate", 2)[0] == m["bad_budget"]
 
 
 def test_cached_values_are_the_computed_ones(tmp_path):

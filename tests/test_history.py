@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_archive import DEMO, books, campaign  # noqa: F401  (books is a fixture)
 from test_batch import assert_same_workbook, write_list
-from test_recalc import cached, fill, formula, notes
+from workbook_cells import DEMO, campaign, cached, fill, formula, notes
 
 import retroxl.batch as batch_module
 from retroxl.batch import _add_notes as add_notes
@@ -28,6 +27,7 @@ from retroxl.cli import main
 from retroxl.collect import collect
 from retroxl.generate import new_workbook, plan_workbook
 from retroxl.history import load_history
+from retroxl.layout import a1
 from retroxl.libreoffice import recalculated_values
 from retroxl.archive import read
 from retroxl.model import Retrospective
@@ -38,7 +38,7 @@ NOTE = f"往期值取自「{DEMO}」（2024-06-01～2024-06-15）的实际值（
 
 
 @pytest.fixture()
-def db(books: Path, tmp_path: Path) -> Path:  # noqa: F811
+def db(books: Path, tmp_path: Path) -> Path:
     path = tmp_path / "复盘库.db"
     collect([books], path)
     return path
@@ -53,7 +53,7 @@ def next_campaign(tmp_path: Path) -> tuple[Path, object]:
 
 
 def cell(tl, row: int, key: str) -> str:
-    return f"{chr(65 + tl.col(key))}{tl.first_row + row + 1}"
+    return a1(tl.first_row + row, tl.col(key))
 
 
 def test_recalc_fills_empty_previous_values_and_notes_their_source(db: Path, tmp_path: Path, soffice: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from workbook_cells import grid_value
+from workbook_cells import column_values
 
 from retroxl.cli import main
 from retroxl.errors import RetroxlError
@@ -80,11 +80,6 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _column(grid: dict, layout, table: str, key: str, n: int) -> list:
-    tl = layout.tables[table]
-    return [grid_value(grid, tl.sheet, tl.first_row + i, tl.col(key)) for i in range(n)]
-
-
 # ---- golden: the published rows --------------------------------------------------
 
 def test_published_seed_gives_the_published_figures_in_libreoffice(tmp_path, soffice):
@@ -108,11 +103,11 @@ def test_published_seed_gives_the_published_figures_in_libreoffice(tmp_path, sof
     layout = plan_workbook(retro).layout
     grid = recalculated_values(tmp_path / "standard.xlsx")
     # The reference: 表1 120% / 124% / 90%; 表2 120% / 124% / 127% and 环比 +50% / +30% / +25%.
-    assert [round(v * 100) for v in _column(grid, layout, "goals", "attainment", 3)] == [120, 124, 90]
-    assert [round(v * 100) for v in _column(grid, layout, "indicators", "attainment", 3)] == [120, 124, 127]
-    assert [round(v * 100) for v in _column(grid, layout, "indicators", "variance", 3)] == [50, 30, 25]
-    assert _column(grid, layout, "goals", "target", 3) == ["100万次", "5000件", "2000人"]
-    assert _column(grid, layout, "actions", "deadline", 2) == ["下次活动前", "3个工作日内"]
+    assert [round(v * 100) for v in column_values(grid, layout, "goals", "attainment", 3)] == [120, 124, 90]
+    assert [round(v * 100) for v in column_values(grid, layout, "indicators", "attainment", 3)] == [120, 124, 127]
+    assert [round(v * 100) for v in column_values(grid, layout, "indicators", "variance", 3)] == [50, 30, 25]
+    assert column_values(grid, layout, "goals", "target", 3) == ["100万次", "5000件", "2000人"]
+    assert column_values(grid, layout, "actions", "deadline", 2) == ["下次活动前", "3个工作日内"]
 
     # Every hand-typed 达成率 agrees within its rounding (127% vs 126.7%); 往期值 came from 环比.
     attainments = [c for c in report.carried if c.column == "attainment"]

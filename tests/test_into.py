@@ -9,7 +9,6 @@ must compute the published figures from the result.
 
 from __future__ import annotations
 
-import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
+from workbook_cells import EXCEL_MADE
 
 from retroxl.books.ooxml import OoxmlBook
 from retroxl.cli import main
@@ -25,20 +25,9 @@ from retroxl.libreoffice import convert_many
 from retroxl.merge import add_retrospective
 from retroxl.recalc import recalc
 
-EXCEL_MADE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "excel-made"
 FIXTURES = sorted(p.name for p in EXCEL_MADE.glob("*.xls[xm]")) if EXCEL_MADE.is_dir() else []
 LISTS = {"[Content_Types].xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "xl/styles.xml"}
 T1, T2 = "表1 活动概览", "表2 关键指标"
-
-
-@pytest.fixture(scope="module")
-def excel_made() -> Path:
-    if not FIXTURES:
-        message = f"{EXCEL_MADE} (Excel-made workbooks) is not beside the repository"
-        if os.environ.get("CI", "").lower() in ("true", "1"):
-            pytest.fail(message + " but CI=true requires it", pytrace=False)
-        pytest.skip(message)
-    return EXCEL_MADE
 
 
 def parts(path: Path) -> dict[str, bytes]:

@@ -20,22 +20,6 @@ from retroxl.rules import ExcelError
 
 # ---------------------------------------------------------------- the JSON-payload book
 
-@pytest.fixture
-def xw(monkeypatch):
-    """xlwings with its remote (JSON-payload) engine, unlocked for this test only."""
-    monkeypatch.setenv("XLWINGS_LICENSE_KEY", "noncommercial")
-    import xlwings
-
-    engines = xlwings.engines
-    saved = (list(engines.engines), dict(engines.engines_by_name))
-    if "remote" not in engines.engines_by_name:
-        from xlwings.pro import _xlremote
-
-        engines.add(xlwings.Engine(impl=_xlremote.engine))
-    yield xlwings
-    engines.engines[:], engines.engines_by_name = saved[0], saved[1]
-
-
 def _js(value: object) -> object:
     """A cell value as Office.js sends it."""
     if value is None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from test_archive import DEMO, campaign
+from workbook_cells import DEMO, campaign
 
 from retroxl.cli import main
 from retroxl.collect import collect

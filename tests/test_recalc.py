@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
+from workbook_cells import EXCEL_MADE, cached, fill, formula, notes
 
 from retroxl import demo_workbook, new_workbook
 from retroxl.books import ooxml
@@ -34,40 +35,8 @@ from retroxl.schedule import make_schedule
 from retroxl.template import load_template
 
 TODAY = date(2024, 6, 20)
-INFO, T1, T2, T3, COSTS = "说明", "表1 活动概览", "表2 关键指标", "表3 问题改进", "成本收益"
+INFO, T1, T2, T3 = "说明", "表1 活动概览", "表2 关键指标", "表3 问题改进"
 CHECKS = CHECK_SHEET["zh"]
-
-
-def fill(src: Path, dest: Path, cells: dict[str, dict[str, object]]) -> Path:
-    """A person typing plain values: {sheet: {"E4": value}} (no formulas, no recalculation)."""
-    with OoxmlBook(src) as book:
-        for sheet, entries in cells.items():
-            for ref, value in entries.items():
-                row, col = _rc(ref)
-                book.write_values(sheet, row, col, [[value]])
-        book.save(dest)
-    return dest
-
-
-def _rc(ref: str) -> tuple[int, int]:
-    m = re.fullmatch(r"([A-Z]+)(\d+)", ref)
-    col = 0
-    for ch in m.group(1):
-        col = col * 26 + ord(ch) - 64
-    return int(m.group(2)) - 1, col - 1
-
-
-def cached(path: Path, sheet: str, ref: str) -> object:
-    """What a reader that never calculates sees (python-calamine reads the cached values)."""
-    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python()
-    r, c = _rc(ref)
-    return rows[r][c]
-
-
-def formula(path: Path, sheet: str, ref: str) -> str | None:
-    r, c = _rc(ref)
-    with OoxmlBook(path) as book:
-        return book.read_formulas(sheet, (r, c, r, c))[0][0]
 
 
 def grid(path: Path) -> dict[str, dict[tuple[int, int], tuple]]:
@@ -214,11 +183,6 @@ def test_rows_added_to_a_table_are_read(demo: Path, tmp_path: Path, soffice: str
 
 
 # ---------------------------------------------------------------- marks
-def notes(path: Path, sheet: str) -> dict[str, tuple[str, str]]:
-    ws = openpyxl.load_workbook(path)[sheet]
-    return {c.coordinate: (c.comment.author, c.comment.text) for row in ws.iter_rows() for c in row if c.comment}
-
-
 def mark_ranges(path: Path, sheet: str) -> list[str]:
     with OoxmlBook(path) as book:
         tail = book.pkg.text(book.sheets[sheet].part)
@@ -507,9 +471,6 @@ def test_bulk_writes_give_the_bytes_cell_by_cell_writes_give(demo: Path, tmp_pat
         self.put(row0 + k, col, Formula(t, v)) for k, (t, v) in enumerate(zip(texts, values)) if t is not None])
     single = recalc(tmp_path / "typed.xlsx", tmp_path / "single.xlsx", today=TODAY).path.read_bytes()
     assert bulk == single
-
-
-EXCEL_MADE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "excel-made"
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in EXCEL_MADE.glob("*.xls[xm]")) if EXCEL_MADE.is_dir() else [])

@@ -6,38 +6,24 @@ font embedded (pdffonts), and page 1 rasterised (pdftoppm) with ink on it.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from datetime import date
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_archive import DEMO, campaign
+from workbook_cells import DEMO, campaign
 
 from retroxl.cli import main
 from retroxl.collect import collect
 from retroxl.demo import demo_retrospective
 from retroxl.errors import RetroxlError
 from retroxl.generate import demo_workbook, new_workbook
-from retroxl.report import find_chromium, write_report
+from retroxl.report import write_report
 
 ORDER = ["一、活动概述", "二、目标达成", "三、成果亮点", "四、问题分析", "五、改进计划"]
 TODAY = date(2024, 8, 1)   # the 进行中 action due 2024-07-31 is overdue
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Headless Chromium prints the PDF: skip locally if missing, fail under CI=true."""
-    path = find_chromium()
-    if path is None or shutil.which("pdftoppm") is None:
-        message = "chromium and poppler-utils are needed for PDF reports"
-        if os.environ.get("CI", "").lower() in ("true", "1"):
-            pytest.fail(message + " but CI=true requires them", pytrace=False)
-        pytest.skip(message)
-    return path
 
 
 @pytest.fixture()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from datetime import date, datetime
 
@@ -10,19 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retroxl.addin import udfs_dir
-from retroxl.rules import Context, evaluate
+from retroxl.compute import template_context
+from retroxl.rules import evaluate
 from retroxl.template import load_template
-from test_live import xw  # noqa: F401  (fixture: the JSON-payload book, key set for the test only)
-
-
-@pytest.fixture(scope="module")
-def udfs():
-    spec = importlib.util.spec_from_file_location("retroxl_udfs", udfs_dir() / "retroxl_udfs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 MARKERS = {k: v["zh"] for k, v in load_template().markers.items()}
 
@@ -93,7 +82,7 @@ _FIGURE = st.one_of(st.none(), st.just(""), st.just(0.0),
 def test_functions_agree_with_the_workbook_formulas(udfs, actual, target, lower):
     """What RETRO_ATTAIN/VAR/ROI show is what the native formulas show for the same numbers."""
     tpl = load_template()
-    ctx = Context(MARKERS, {k: v["zh"] for k, v in tpl.lists.items()}, date(2024, 6, 18))
+    ctx = template_context(tpl, "zh", date(2024, 6, 18))
     direction = tpl.lists["direction"]["zh"][1 if lower else 0]
     a = "" if actual is None else actual
     t = "" if target is None else target

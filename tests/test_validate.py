@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from workbook_cells import fill
 
 from retroxl import demo_retrospective, demo_workbook, new_workbook
 from retroxl.books.ooxml import Formula, OoxmlBook
 from retroxl.cli import main
-from retroxl.compute import compute
+from retroxl.compute import compute, template_context
 from retroxl.engine.checks import CODES, check, resolve_deadline
 from retroxl.generate import plan_workbook
 from retroxl.layout import make_layout
@@ -24,22 +25,6 @@ from retroxl.validate import validate
 
 TODAY = date(2024, 6, 20)
 INFO, T1, T2, T3, T4, COSTS = "说明", "表1 活动概览", "表2 关键指标", "表3 问题改进", "表4 经验总结", "成本收益"
-
-
-def type_into(path: Path, cells: dict[str, dict[str, object]]) -> Path:
-    """A person typing values (a Formula for a formula) into an existing workbook, in place."""
-    with OoxmlBook(path) as book:
-        for sheet, entries in cells.items():
-            for ref, value in entries.items():
-                m = re.fullmatch(r"([A-Z])(\d+)", ref)
-                row, col = int(m.group(2)) - 1, ord(m.group(1)) - 65
-                if isinstance(value, Formula):
-                    book.write_formulas(sheet, row, col, [[value]])
-                else:
-                    book.write_values(sheet, row, col, [[value]])
-        book.save(path.with_suffix(".tmp.xlsx"))
-    path.with_suffix(".tmp.xlsx").replace(path)
-    return path
 
 
 def found(path: Path) -> set[tuple[str, str, str]]:
@@ -80,7 +65,7 @@ def messy(tmp_path: Path) -> Path:
             "returns": [{"item": "直接销售额", "amount": 1000}],
         })
     path = new_workbook(tmp_path / "messy.xlsx", retro, today=TODAY)
-    return type_into(path, {
+    return fill(path, path, {
         INFO: {"B4": "六月初"},                                  # 开始日期 that is no date
         T1: {"F6": 0.95, "F8": "150%"},                          # hand-typed 达成率: wrong, right
         T2: {"F9": ExcelError("#N/A")},                          # an error value pasted in
@@ -121,7 +106,7 @@ def test_dates_costs_and_missing_sheets(tmp_path: Path) -> None:
     retro = Retrospective(info={"campaign": "x"}, tables={"returns": [{"item": "直接销售额", "amount": 500}],
                                                         "costs": [{"item": "广告投放", "budget": 100, "spent": 0}]})
     path = new_workbook(tmp_path / "costs.xlsx", retro, today=TODAY)
-    type_into(path, {INFO: {"B4": date(2024, 6, 15), "B5": date(2024, 6, 1)}})   # end before start
+    fill(path, path, {INFO: {"B4": date(2024, 6, 15), "B5": date(2024, 6, 1)}})   # end before start
     got = found(path)
     assert {(INFO, "B5", "R108"), (COSTS, "B4", "R501")} <= got
     no_end = new_workbook(tmp_path / "no_end.xlsx", Retrospective(info={"campaign": "x"}), today=TODAY)
@@ -135,7 +120,7 @@ def test_dates_costs_and_missing_sheets(tmp_path: Path) -> None:
 
 def test_a_formula_someone_replaced(tmp_path: Path) -> None:
     path = demo_workbook(tmp_path / "demo.xlsx", today=TODAY)
-    type_into(path, {T2: {"I4": Formula("=0.5", 0.5)}})
+    fill(path, path, {T2: {"I4": Formula("=0.5", 0.5)}})
     assert (T2, "I4", "R002") in found(path)
 
 
@@ -160,7 +145,7 @@ def test_english_about_sheet_where_a_label_is_also_the_title(tmp_path: Path) -> 
         data = read_book(book, load_template())
     assert data.retro.info["campaign"] == demo_retrospective().info["campaign"]
     assert data.fields["campaign"].where == ("About", 2, 1) and data.fields["owner"].where == ("About", 5, 1)
-    type_into(path, {"About": {"B3": ""}})                      # not filled yet: still the field's own row
+    fill(path, path, {"About": {"B3": ""}})                      # not filled yet: still the field's own row
     with OoxmlBook(path) as book:
         data = read_book(book, load_template())
     assert "campaign" not in data.retro.info and data.fields["campaign"].where == ("About", 2, 1)
@@ -242,10 +227,10 @@ def test_rules_run_on_plain_records_without_a_workbook() -> None:
 
 def test_a_quotient_beyond_a_double_is_not_a_number() -> None:
     """2 ÷ 1e-308 is #NUM! in Excel (the formulas' IFERROR shows 非数值): never inf on the Python side."""
-    from retroxl.rules import RULES, Context
+    from retroxl.rules import RULES
 
     tpl = load_template()
-    ctx = Context({k: v["zh"] for k, v in tpl.markers.items()}, {k: v["zh"] for k, v in tpl.lists.items()}, TODAY)
+    ctx = template_context(tpl, "zh", TODAY)
     marker = tpl.marker("not_number", "zh")
     assert RULES["attainment"](ctx, 2.0, 1e-308, "越高越好") == marker
     assert RULES["attainment"](ctx, 1e-308, 2.0, "越低越好") == marker
@@ -294,7 +279,7 @@ def test_the_parts_the_safety_check_inflated_are_reused_only_while_the_file_is_u
     assert pkg.read(sheet.filename) == original
     pkg.close()
 
-    type_into(path, {T2: {"F4": 999}})                 # the file changes after the check
+    fill(path, path, {T2: {"F4": 999}})                 # the file changes after the check
     stale = Package(path, checked)                     # a check of the old file is not trusted for the new one
     with zipfile.ZipFile(path) as z:
         sheets = [i for i in z.infolist() if i.filename.startswith("xl/worksheets/sheet")]

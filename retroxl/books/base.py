@@ -38,7 +38,7 @@ Value = None | str | float | int | bool | date | datetime
 Rect = tuple[int, int, int, int]          # first_row, first_col, last_row, last_col (inclusive)
 Block = Sequence[Sequence[Value]]
 
-SEVERITIES = ("error", "warning", "info")
+MARK_RGB = {"error": "FF8B8B", "warning": "FFD966", "info": "BDD7EE"}  # mark fill per severity, worst first
 MARK_AUTHOR = "retroxl"                   # the author of the notes on findings (replaced on every run)
 HISTORY_AUTHOR = "retroxl 复盘库"          # the author of the notes saying where a 往期值 came from (kept)
 
@@ -62,7 +62,7 @@ class Mark:
     sheet: str
     row: int
     col: int
-    severity: str       # one of SEVERITIES
+    severity: str       # a key of MARK_RGB: "error", "warning" or "info"
     message: str
 
 

@@ -38,6 +38,7 @@ from ..layout import Layout
 from ..model import Link, Retrospective
 from ..schedule import Schedule, make_schedule
 from ..template import Column, Sheet
+from .sheetxml import col_index, unescape
 from .xlsx_writer import WorkbookWriter, write_formula, write_value
 
 Cell = tuple[int, int]          # 0-based (row, col)
@@ -63,13 +64,6 @@ def _entries(retro: Retrospective):
     for rows in retro.tables.values():
         for row in rows:
             yield from row.values()
-
-
-def _col_index(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1
 
 
 # ---------------------------------------------------------------- cells, as XlsxWriter makes them
@@ -406,13 +400,9 @@ def _worksheet_members(members: list[_Member], layout: Layout) -> dict[str, _Mem
     workbook = by_name["xl/workbook.xml"].content().decode()
     rels = by_name["xl/_rels/workbook.xml.rels"].content().decode()
     targets = dict(re.findall(r'<Relationship Id="([^"]+)" Type="[^"]+/worksheet" Target="([^"]+)"', rels))
-    rids = {_unescape(n): rid for n, rid in re.findall(r'<sheet name="([^"]*)" sheetId="\d+" r:id="([^"]+)"',
-                                                      workbook)}
+    rids = {unescape(n): rid for n, rid in re.findall(r'<sheet name="([^"]*)" sheetId="\d+" r:id="([^"]+)"',
+                                                     workbook)}
     return {key: by_name["xl/" + targets[rids[name]]] for key, name in layout.sheets.items()}
-
-
-def _unescape(s: str) -> str:
-    return s.replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _ref(r0: int, c0: int, r1: int, c1: int) -> str:
@@ -431,7 +421,7 @@ class _SheetPart:
         start = xml.index("<sheetData>") + len("<sheetData>")
         end = xml.index("</sheetData>")
         d = _DIMENSION_RE.search(xml, 0, start)
-        self.extent = (int(d[2]) - 1, _col_index(d[1]), int(d[4] or d[2]) - 1, _col_index(d[3] or d[1]))
+        self.extent = (int(d[2]) - 1, col_index(d[1]), int(d[4] or d[2]) - 1, col_index(d[3] or d[1]))
         self.head, self.tail = xml[:start].encode(), xml[end:].encode()
         self.head_z = _deflate(self.head, zlib.Z_FULL_FLUSH)
         self.tail_z = _deflate(self.tail)
@@ -444,7 +434,7 @@ class _SheetPart:
             self.attrs[row], self.xml[row] = m[3], m[0].encode()
             if m[2]:
                 self.spans[row // 16] = m[2]
-            self.cells[row] = {_col_index(c[1]): c[0].encode() for c in _CELL_RE.finditer(m[4] or "")}
+            self.cells[row] = {col_index(c[1]): c[0].encode() for c in _CELL_RE.finditer(m[4] or "")}
         self.order = sorted(self.xml)
         self.span_cols = {b: tuple(int(x) - 1 for x in v.split(":")) for b, v in self.spans.items()}
         self.bounds = {r: (min(c), max(c)) for r, c in self.cells.items() if c}   # first and last column
@@ -581,7 +571,7 @@ class _ChartPart:
         at = 0
         for m in _CACHE_RE.finditer(xml):
             self.pieces.append(xml[at:m.start(3)])
-            self.caches.append((_unescape(m[2]), m[4], bool(m[1])))
+            self.caches.append((unescape(m[2]), m[4], bool(m[1])))
             at = m.end()
         self.pieces.append(xml[at:])
         if formulas - {f for f, _, _ in self.caches}:
@@ -746,7 +736,7 @@ class WorkbookStamp:
         """The workbook for one campaign; ``schedule``: its six-step schedule, when already made."""
         if any(isinstance(v, str) and _ESCAPED.search(v) for v in _entries(retro)):
             return self._written(retro, schedule)
-        layout, base = self.layout, self._base.cells
+        layout, base = self.layout, self._base
         own = compute(self._compute_layout(retro), retro, self.today)
         end = retro.info.get("end")
         changes = {key: dict(cells) for key, cells in
@@ -756,7 +746,7 @@ class WorkbookStamp:
         changes.update((key, {}) for key in self._parts.keys() - changes.keys())
         for key in self._fields:
             value = own.field(key)
-            if value != base[("f", key)]:
+            if value != base.field(key):
                 memo = ("f", key, type(value), value)
                 fl = layout.fields[key]
                 xml, written = cells.get(memo) or \
@@ -770,7 +760,7 @@ class WorkbookStamp:
             entries = retro.rows(key)
             rows = range(len(entries)) if key in self._row_local else \
                 [i for i in range(tl.rows) if i < len(entries) or any(
-                    own.table(key, i, c.key) != base[("t", key, i, c.key)] for c in tl.spec.columns)]
+                    own.table(key, i, c.key) != base.table(key, i, c.key) for c in tl.spec.columns)]
             sheet_key = self._sheet_key[tl.sheet]
             sheet = changes[sheet_key]
             read = charted.setdefault(sheet_key, {}) if ("t", key) in self._charted else None

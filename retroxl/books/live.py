@@ -19,22 +19,22 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from ..layout import a1, quote_sheet
+from ..layout import a1, quote_sheet, quote_text
 from ..rules import ExcelError
-from .base import HISTORY_AUTHOR, MARK_AUTHOR, Block, CellRef, Formula, Mark, Note, Rect, Value
+from .base import HISTORY_AUTHOR, MARK_AUTHOR, MARK_RGB, Block, CellRef, Formula, Mark, Note, Rect, Value
+from .sheetxml import parse_range
 
 # Marks live in a hidden sheet of retroxl's own, so they can be removed exactly: xlwings
 # Lite cannot read a fill colour or a note's text without a round trip per cell.
 REGISTRY_SHEET = "_retroxl_marks"
 REGISTRY_HEADER = ["sheet", "row", "col", "note"]
-FILLS = {"error": "#FF8B8B", "warning": "#FFD966", "info": "#BDD7EE"}  # the file adapter's mark colours
+FILLS = {s: "#" + rgb for s, rgb in MARK_RGB.items()}  # the file adapter's mark colours, worst first
 NOTE_PREFIX = f"{MARK_AUTHOR}:\n"  # Excel signs a note with the user's name; the text says it is retroxl's
 
 _ERRORS = frozenset({"#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!", "#SPILL!", "#CALC!",
                      "#GETTING_DATA", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#DATA!"})
 # Text Excel would turn into a number, date, time or boolean when written as a value.
 _COERCIBLE = re.compile(r"[\s\d.,:/%$¥€()eE+\-]*\d[\s\d.,:/%$¥€()eE+\-]*|true|false", re.IGNORECASE)
-_CELL = re.compile(r"\$?([A-Z]{1,3})\$?(\d+)")
 # Excel hands formulas back with this-row references in its short form ([@x], [@[x y]],
 # T[@x]); retroxl writes, and compares, the long form T[[#This Row],[x]].
 _QUOTED = re.compile(r'("[^"]*")')
@@ -66,20 +66,9 @@ def _rows(cells: object) -> list[list[object]]:
     return [list(row) for row in cells]
 
 
-def _index(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1
-
-
 def parse_rect(address: str) -> Rect:
     """'$A$1:$C$9' (or 'Sheet!A1') → (first_row, first_col, last_row, last_col), 0-based."""
-    cells = [_CELL.fullmatch(part) for part in address.rsplit("!", 1)[-1].split(":")]
-    if not all(cells):
-        raise ValueError(f"not a cell range: {address!r}")
-    (c1, r1), (c2, r2) = (cells[0].groups(), cells[-1].groups())  # type: ignore[union-attr]
-    return int(r1) - 1, _index(c1), int(r2) - 1, _index(c2)
+    return parse_range(address.rsplit("!", 1)[-1])
 
 
 def runs(cells: Sequence[tuple[int, int]], key: Mapping[tuple[int, int], object] | None = None
@@ -161,7 +150,7 @@ def hyperlink(target: CellRef, text: object) -> str:
     """A HYPERLINK formula to a cell of another sheet (written in bulk with the values)."""
     shown = "" if text is None else str(text)
     address = f"#{quote_sheet(target.sheet)}!{a1(target.row, target.col)}"
-    return '=HYPERLINK("{}","{}")'.format(address.replace('"', '""'), shown.replace('"', '""'))
+    return f"=HYPERLINK({quote_text(address)},{quote_text(shown)})"
 
 
 class LiveBook:
@@ -413,7 +402,7 @@ class _BookRecorder(_Ignore):
         self.sheets: list[_SheetRecorder] = []
         self.names: dict[str, str] = {}
 
-    def add_worksheet(self, name: str) -> _SheetRecorder:
+    def add_worksheet(self, name: str, **_: object) -> _SheetRecorder:
         self.sheets.append(_SheetRecorder(name))
         return self.sheets[-1]
 
@@ -525,7 +514,7 @@ def add_standard_sheets(book: Any, retro: Any = None, *, template: Any = None, l
     """
     from ..errors import RetroxlError
     from ..generate import plan_workbook
-    from .xlsx_writer import WorkbookWriter, _Formats
+    from .xlsx_writer import WorkbookWriter
 
     plan = plan_workbook(retro, template=template, lang=lang, today=today)
     present = {s.name for s in book.sheets}
@@ -534,9 +523,6 @@ def add_standard_sheets(book: Any, retro: Any = None, *, template: Any = None, l
         raise RetroxlError(f"工作簿里已有“{clash[0]}”：请在没有复盘表的工作簿里运行 / "
                            f"the workbook already has a sheet named {clash[0]!r}")
     rec = _BookRecorder()
-    writer = WorkbookWriter(plan.layout, plan.retro, plan.values, plan.schedule)
-    writer.wb, writer.fmt = rec, _Formats(rec, plan.layout)
-    for sheet in plan.layout.template.sheets:
-        getattr(writer, f"_sheet_{sheet.kind}")(rec.add_worksheet(plan.layout.sheets[sheet.key]), sheet)
+    WorkbookWriter(plan.layout, plan.retro, plan.values, plan.schedule).write_sheets(rec)  # type: ignore[arg-type]
     _Replay(LiveBook(book)).run(rec)
     return [ws.name for ws in rec.sheets]

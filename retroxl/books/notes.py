@@ -12,16 +12,16 @@ import re
 from collections.abc import Sequence
 
 from ..layout import a1
+from .parts import MAIN
 from .sheetxml import attrs, escape, parse_ref, unescape
 
-MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _COMMENT = re.compile(r"<comment\b([^>]*?)(?:/>|>.*?</comment>)", re.S)
 _AUTHOR = re.compile(r"<author>(.*?)</author>|<author\s*/>", re.S)
 _SHAPE = re.compile(r"<v:shape\b[^>]*>.*?</v:shape>", re.S)
 _SHAPE_ID = re.compile(r'id="_x0000_s(\d+)"')
 _RUN = '<r><rPr>{b}<sz val="9"/><color indexed="81"/><rFont val="Tahoma"/><family val="2"/></rPr><t{space}>{text}</t></r>'
 
-NEW_COMMENTS = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<comments xmlns="{MAIN_NS}">'
+NEW_COMMENTS = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<comments xmlns="{MAIN}">'
                 "<authors></authors><commentList></commentList></comments>")
 NEW_VML = ('<xml xmlns:v="urn:schemas-microsoft-com:vml" xmlns:o="urn:schemas-microsoft-com:office:office" '
            'xmlns:x="urn:schemas-microsoft-com:office:excel"><o:shapelayout v:ext="edit">'

@@ -20,34 +20,31 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import RetroxlError
-from ..layout import a1, col_letter
+from ..layout import a1, col_letter, quote_sheet
 from . import notes as nt
-from .base import HISTORY_AUTHOR, MARK_AUTHOR, Block, CellRef, Formula, Mark, Note, Rect, Value
-from .parts import (CT_COMMENTS, CT_VML, CT_WORKSHEET, STRICT_REL, T_COMMENTS, T_OFFICE_DOCUMENT, T_SHARED_STRINGS,
-                    T_STYLES, T_TABLE, T_VML, T_WORKSHEET, WORKBOOK_ORDER, WORKSHEET_TAIL, ContentTypes, Rels,
-                    insert_element, rels_path)
-from .sheetxml import SheetXml, attrs, date_styles, escape, iter_blocks, parse_range, shared_strings, stored
+from .base import HISTORY_AUTHOR, MARK_AUTHOR, MARK_RGB, Block, CellRef, Formula, Mark, Note, Rect, Value
+from .parts import (CT_COMMENTS, CT_VML, CT_WORKSHEET, MAIN, REL, STRICT_REL, T_COMMENTS, T_OFFICE_DOCUMENT,
+                    T_SHARED_STRINGS, T_STYLES, T_TABLE, T_VML, T_WORKSHEET, WORKBOOK_ORDER, WORKSHEET_TAIL,
+                    ContentTypes, Rels, insert_element, rels_path, set_style_list, style_list, table_range)
+from .sheetxml import SheetXml, attrs, date_styles, escape, iter_blocks, shared_strings, stored
 from .zippkg import Package
 
 if TYPE_CHECKING:
     from .safety import Package as CheckedPackage
 
 MARK_FORMULA = 'N("retroxl")=0'        # identifies retroxl's mark formats, also after Excel re-saves the file
-MARK_FILLS = {"error": "FFFF8B8B", "warning": "FFFFD966", "info": "FFBDD7EE"}
+MARK_FILLS = {s: "FF" + rgb for s, rgb in MARK_RGB.items()}
 _MARK_CF = re.compile(r"<(?:\w+:)?conditionalFormatting\b[^>]*>(?:(?!</(?:\w+:)?conditionalFormatting>).)*?"
                       r"N\((?:&quot;|\")retroxl(?:&quot;|\")\)=0.*?</(?:\w+:)?conditionalFormatting>", re.S)
 _PRIORITY = re.compile(r'(<(?:\w+:)?cfRule\b[^>]*?\bpriority=")(\d+)(")')
 _SHEET_ELEMENT = re.compile(r"<(?:\w+:)?sheet\b([^>]*?)/?>")
-_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 
 
 @dataclass
 class _Sheet:
     name: str
     part: str
-    rid: str
     xml: SheetXml | None = None
-    rels: Rels | None = None
 
 
 class OoxmlBook:
@@ -76,7 +73,7 @@ class OoxmlBook:
             raise RetroxlError(f"{self.path}: not a workbook (no main document part)")
         self.wb_part = root.target(docs[0])
         self.wb_text = self.pkg.text(self.wb_part)
-        if _MAIN not in self.wb_text[:2000]:
+        if MAIN not in self.wb_text[:2000]:
             raise RetroxlError(f"{self.path}: not an Excel workbook")
         self.wb_rels = Rels(self.wb_part, self.pkg.text(rels_path(self.wb_part)))
         self.types = ContentTypes(self.pkg.text(ContentTypes.PART))
@@ -94,7 +91,7 @@ class OoxmlBook:
             name = a.get("name", "")
             self._order.append(name)
             if rel and rel.get("Type") == T_WORKSHEET:
-                self.sheets[name] = _Sheet(name, self.wb_rels.target(rel), rid)
+                self.sheets[name] = _Sheet(name, self.wb_rels.target(rel))
 
     def _text_or_none(self, part: str) -> str | None:
         return self.pkg.text(part) if self.pkg.has(part) else None
@@ -121,8 +118,7 @@ class OoxmlBook:
     @property
     def sst(self) -> list[str]:
         if self._sst is None:
-            rels = self.wb_rels.of_type(T_SHARED_STRINGS)
-            part = self.wb_rels.target(rels[0]) if rels else None
+            part = self.wb_rels.part(T_SHARED_STRINGS)
             self._sst = shared_strings(self.pkg.read(part)) if part and self.pkg.has(part) else []
         return self._sst
 
@@ -138,8 +134,7 @@ class OoxmlBook:
     def date_styles(self) -> frozenset[int]:
         """The cell styles whose number format shows a date: their numbers read as dates."""
         if self._date_styles is None:
-            rels = self.wb_rels.of_type(T_STYLES)
-            part = self.wb_rels.target(rels[0]) if rels else None
+            part = self.wb_rels.part(T_STYLES)
             self._date_styles = date_styles(self.pkg.text(part)) if part and self.pkg.has(part) else frozenset()
         return self._date_styles
 
@@ -156,14 +151,8 @@ class OoxmlBook:
         rels = self._rels(sh.part)
         for rel in rels.of_type(T_TABLE):
             part = rels.target(rel)
-            if not self.pkg.has(part):
-                continue
-            head = re.search(r"<(?:\w+:)?table\b([^>]*)>", self.pkg.text(part))
-            a = attrs(head.group(1)) if head else {}
-            try:
-                out[a.get("displayName") or a.get("name", "")] = parse_range(a.get("ref", ""))
-            except ValueError:
-                continue
+            if self.pkg.has(part) and (found := table_range(self.pkg.text(part))):
+                out[found[0]] = found[1]
         return out
 
     def read(self, sheet: str, rect: Rect) -> list[list[Value]]:
@@ -226,14 +215,13 @@ class OoxmlBook:
         data = self.pkg.read(sh.part)
         if b'N("retroxl")' in data or b"N(&quot;retroxl&quot;)" in data:
             return True
-        comments, _ = self._note_parts(sh)
+        comments = self._rels(sh.part).part(T_COMMENTS)   # the rels only: the sheet part is not parsed
         return bool(comments and self.pkg.has(comments) and MARK_AUTHOR.encode() in self.pkg.read(comments))
 
     def _note_parts(self, sh: _Sheet) -> tuple[str | None, str | None]:
         rels = self._rels(sh.part)
-        c = rels.of_type(T_COMMENTS)
         v = self._legacy_rel(sh)
-        return (rels.target(c[0]) if c else None), (rels.target(v) if v else None)
+        return rels.part(T_COMMENTS), (rels.target(v) if v else None)
 
     def _legacy_rel(self, sh: _Sheet) -> dict[str, str] | None:
         xml = self._sheet(sh.name).xml
@@ -286,23 +274,15 @@ class OoxmlBook:
 
     def _dxf(self, rgb: str) -> int:
         """The index of the differential format filling with ``rgb``, added to styles.xml if missing."""
-        rels = self.wb_rels.of_type(T_STYLES)
-        if not rels:
+        part = self.wb_rels.part(T_STYLES)
+        if part is None:
             raise RetroxlError(f"{self.path}: the workbook has no styles part")
-        part = self.wb_rels.target(rels[0])
         text = self.pkg.text(part)
         dxf = f'<dxf><fill><patternFill><bgColor rgb="{rgb}"/></patternFill></fill></dxf>'
-        m = re.search(r"<dxfs\b[^>]*?(?:/>|>(.*?)</dxfs>)", text, re.S)
-        if m is None:
-            text = insert_element(text, _STYLES_ORDER, "dxfs", f'<dxfs count="1">{dxf}</dxfs>')
-            self.pkg.write(part, text)
-            return 0
-        existing = re.findall(r"<dxf\b[^>]*?(?:/>|>.*?</dxf>)", m.group(1) or "", re.S)
+        _, existing = style_list(text, "dxfs")
         if dxf in existing:
             return existing.index(dxf)
-        inner = (m.group(1) or "") + dxf
-        block = f'<dxfs count="{len(existing) + 1}">{inner}</dxfs>'
-        self.pkg.write(part, text[:m.start()] + block + text[m.end():])
+        self.pkg.write(part, set_style_list(text, "dxfs", existing + [dxf]))
         return len(existing)
 
     def _write_notes(self, sh: _Sheet, author: str, notes: list[tuple[int, int, str]]) -> None:
@@ -328,7 +308,7 @@ class OoxmlBook:
             xml = sh.xml
             r = _rel_prefix(xml.head)  # type: ignore[union-attr]
             element = (f'<{xml.p}legacyDrawing {r}:id="{rid}"/>' if r else  # type: ignore[union-attr]
-                       f'<{xml.p}legacyDrawing xmlns:r="{_REL_NS}" r:id="{rid}"/>')  # type: ignore[union-attr]
+                       f'<{xml.p}legacyDrawing xmlns:r="{REL}" r:id="{rid}"/>')  # type: ignore[union-attr]
             xml.tail = insert_element(xml.tail, WORKSHEET_TAIL, "legacyDrawing", element, depth=1)  # type: ignore[union-attr]
         self.pkg.write(vml, nt.add_shapes(self.pkg.text(vml), [(r, c) for r, c, _ in notes]))
 
@@ -354,7 +334,7 @@ class OoxmlBook:
         r = _rel_prefix(self.wb_text) or "r"
         element = f'<sheet name="{escape(name, attr=True)}" sheetId="{max(ids, default=0) + 1}" {r}:id="{rid}"/>'
         self.wb_text = re.sub(r"(</(?:\w+:)?sheets>)", lambda m: element + m.group(1), self.wb_text, count=1)
-        self.sheets[name] = _Sheet(name, part, rid)
+        self.sheets[name] = _Sheet(name, part)
         self._order.append(name)
         self.pkg.write(part, text)
         return part
@@ -397,13 +377,8 @@ class OoxmlBook:
             sh.xml.tail = re.sub(r"<(?:\w+:)?legacyDrawing\b[^>]*?/>", "", sh.xml.tail)
 
 
-_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_STYLES_ORDER = ("numFmts", "fonts", "fills", "borders", "cellStyleXfs", "cellXfs", "cellStyles", "dxfs",
-                 "tableStyles", "colors", "extLst")
-
-
 def _rel_prefix(text: str) -> str | None:
-    m = re.search(rf'xmlns:(\w+)="{re.escape(_REL_NS)}"', text[:4000])
+    m = re.search(rf'xmlns:(\w+)="{re.escape(REL)}"', text[:4000])
     return m.group(1) if m else None
 
 
@@ -457,18 +432,14 @@ def _sheet_part(rows: Block, links: Mapping[tuple[int, int], CellRef], widths: S
     n_cols = max((len(r) for r in rows), default=1) or 1
     cols = "".join(f'<col min="{i + 1}" max="{i + 1}" width="{w}" customWidth="1"/>' for i, w in enumerate(widths))
     link_xml = "".join(
-        f'<hyperlink ref="{a1(r, c)}" location="{escape(_quote(t.sheet) + "!" + a1(t.row, t.col), attr=True)}" '
+        f'<hyperlink ref="{a1(r, c)}" location="{escape(quote_sheet(t.sheet) + "!" + a1(t.row, t.col), attr=True)}" '
         f'display="{escape(t.sheet + "!" + a1(t.row, t.col), attr=True)}"/>'
         for (r, c), t in sorted(links.items()))
     return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            f'<worksheet xmlns="{_MAIN}" xmlns:r="{_REL_NS}">'
+            f'<worksheet xmlns="{MAIN}" xmlns:r="{REL}">'
             f'<dimension ref="A1:{col_letter(n_cols - 1)}{n_rows}"/>'
             '<sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" '
             'state="frozen"/></sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/>'
             + (f"<cols>{cols}</cols>" if cols else "") + data
             + (f"<hyperlinks>{link_xml}</hyperlinks>" if link_xml else "")
             + '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/></worksheet>')
-
-
-def _quote(sheet: str) -> str:
-    return "'" + sheet.replace("'", "''") + "'"

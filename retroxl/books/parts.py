@@ -9,8 +9,9 @@ from __future__ import annotations
 import posixpath
 import re
 
-from .sheetxml import attrs, escape
+from .sheetxml import attrs, escape, parse_range
 
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 STRICT_REL = "http://purl.oclc.org/ooxml/officeDocument/relationships"
 T_OFFICE_DOCUMENT = REL + "/officeDocument"
@@ -30,7 +31,9 @@ CT_TABLE = "application/vnd.openxmlformats-officedocument.spreadsheetml.table+xm
 CT_DRAWING = "application/vnd.openxmlformats-officedocument.drawing+xml"
 CT_CHART = "application/vnd.openxmlformats-officedocument.drawingml.chart+xml"
 
-_REL_ELEMENT = re.compile(r"<Relationship\b([^>]*?)/?>(?:</Relationship>)?", re.S)
+# Any namespace prefix: python-calamine goes by local names, and collect finds tables as it does.
+_REL_ELEMENT = re.compile(r"<(?:[\w.-]+:)?Relationship\b([^>]*?)/?>(?:</(?:[\w.-]+:)?Relationship>)?", re.S)
+_TABLE_HEAD = re.compile(r"<(?:[\w.-]+:)?table\b([^>]*)>")
 
 # The order of a worksheet's elements after sheetData (CT_Worksheet); Excel rejects another order.
 WORKSHEET_TAIL = ("sheetCalcPr", "sheetProtection", "protectedRanges", "scenarios", "autoFilter", "sortState",
@@ -43,6 +46,10 @@ WORKBOOK_ORDER = ("fileVersion", "fileSharing", "workbookPr", "workbookProtectio
                   "functionGroups", "externalReferences", "definedNames", "calcPr", "oleSize",
                   "customWorkbookViews", "pivotCaches", "smartTagPr", "smartTagTypes", "webPublishing",
                   "fileRecoveryPr", "webPublishObjects", "extLst")
+STYLES_ORDER = ("numFmts", "fonts", "fills", "borders", "cellStyleXfs", "cellXfs", "cellStyles", "dxfs",
+                "tableStyles", "colors", "extLst")
+_STYLE_ITEM = {"numFmts": "numFmt", "fonts": "font", "fills": "fill", "borders": "border", "cellXfs": "xf",
+               "dxfs": "dxf"}
 
 
 def rels_path(part: str) -> str:
@@ -82,16 +89,23 @@ class Rels:
     def target(self, rel: dict[str, str]) -> str:
         return resolve(self.source, rel.get("Target", ""))
 
+    def part(self, rel_type: str) -> str | None:
+        """The part the first relationship of ``rel_type`` points to, if any."""
+        rels = self.of_type(rel_type)
+        return self.target(rels[0]) if rels else None
+
     def by_id(self, rid: str) -> dict[str, str] | None:
         return next((r for r in self.items() if r.get("Id") == rid), None)
 
-    def add(self, rel_type: str, target_part: str) -> str:
-        ids = {r.get("Id") for r in self.items()}
-        n = 1
-        while f"rId{n}" in ids:
-            n += 1
-        rid = f"rId{n}"
-        element = (f'<Relationship Id="{rid}" Type="{rel_type}" '
+    def add(self, rel_type: str, target_part: str, rid: str | None = None) -> str:
+        """Add a relationship (``rid``: its id, else the first free rIdN); returns its id."""
+        if rid is None:
+            ids = {r.get("Id") for r in self.items()}
+            n = 1
+            while f"rId{n}" in ids:
+                n += 1
+            rid = f"rId{n}"
+        element = (f'<Relationship Id="{escape(rid, attr=True)}" Type="{rel_type}" '
                    f'Target="{escape(relative(self.source, target_part), attr=True)}"/>')
         if re.search(r"<Relationships\b[^>]*/>", self.text):
             self.text = re.sub(r"<Relationships\b([^>]*)/>", r"<Relationships\1></Relationships>", self.text)
@@ -104,6 +118,17 @@ class Rels:
     @property
     def empty(self) -> bool:
         return not self.items()
+
+
+def table_range(xml: str) -> tuple[str, tuple[int, int, int, int]] | None:
+    """An Excel Table part's name (displayName, else name) and range, header row included; None without a
+    readable ref."""
+    head = _TABLE_HEAD.search(xml)
+    a = attrs(head.group(1)) if head else {}
+    try:
+        return a.get("displayName") or a.get("name", ""), parse_range(a.get("ref", ""))
+    except ValueError:
+        return None
 
 
 class ContentTypes:
@@ -159,3 +184,21 @@ def insert_element(text: str, order: tuple[str, ...], name: str, element: str, *
     if at is None:
         at = text.rfind("</")   # the root's end tag
     return text[:at] + element + text[at:]
+
+
+def style_list(text: str, name: str) -> tuple[re.Match | None, list[str]]:
+    """A styles.xml list element (fonts, cellXfs, dxfs…) and its items."""
+    m = re.search(rf"<{name}\b[^>]*?(?:/>|>(.*?)</{name}>)", text, re.S)
+    if not m:
+        return None, []
+    item = _STYLE_ITEM[name]
+    return m, re.findall(rf"<{item}\b[^>]*?(?:/>|>.*?</{item}>)", m.group(1) or "", re.S)
+
+
+def set_style_list(text: str, name: str, items: list[str]) -> str:
+    """styles.xml with the list element ``name`` holding ``items`` (added in schema order if missing)."""
+    m, _ = style_list(text, name)
+    element = f'<{name} count="{len(items)}">{"".join(items)}</{name}>'
+    if m is None:
+        return insert_element(text, STYLES_ORDER, name, element)
+    return text[:m.start()] + element + text[m.end():]

@@ -49,6 +49,7 @@ from typing import BinaryIO, NamedTuple
 from ..errors import RetroxlError
 from ..layout import col_letter
 from .zcodec import ERRORS, zlib
+from .zippkg import headers
 
 MAX_ROWS = 100_000              # rows per worksheet, declared or present
 MAX_CELLS = 5_000_000           # rows × columns of a worksheet's used range, declared or present
@@ -68,8 +69,6 @@ _LOCAL_HEADER = struct.Struct("<4s22xHH")     # signature, …, file name length
 _ENTRY = struct.Struct("<4s4xHH4xLLLHHH8xL")  # central directory: signature, …, flags, method, …, CRC, sizes, …
 _END = struct.Struct("<4sHHHHLLH")            # end of central directory
 _ZIP64_LOCATOR = struct.Struct("<4sLQL")
-_NEW_LOCAL_HEADER = struct.Struct("<4s5H3L2H")  # written: signature, versions, flags, method, time, date, CRC, …
-_NEW_ENTRY = struct.Struct("<4s6H3L5H2L")
 _PACKAGE_PARTS = ("[Content_Types].xml", "_rels/.rels")
 # What zipfile and zlib raise on a damaged zip (a name that is not UTF-8 as flagged included).
 _DAMAGED = (zipfile.BadZipFile, *ERRORS, EOFError, NotImplementedError, RuntimeError, UnicodeDecodeError)
@@ -126,19 +125,16 @@ class Package:
         for e in self.entries:
             if e.header_offset not in self.checked and e.filename not in _PACKAGE_PARTS:
                 continue
-            name = e.filename.encode()
-            flags = (e.flag_bits & ~0x8) | (0 if e.filename.isascii() else 0x800)   # sizes in the header; UTF-8
             if e.header_offset in self.inflated:
                 content, method = self.inflated[e.header_offset], zipfile.ZIP_STORED
             else:
                 _, name_len, extra_len = _LOCAL_HEADER.unpack_from(data, e.header_offset)
                 start = e.header_offset + _LOCAL_HEADER.size + name_len + extra_len
                 content, method = data[start:start + e.compress_size], e.compress_type
-            body += (_NEW_LOCAL_HEADER.pack(b"PK\x03\x04", 20, flags, method, 0, 33, e.CRC, len(content), e.file_size,
-                                            len(name), 0), name, content)
-            directory.append(_NEW_ENTRY.pack(b"PK\x01\x02", 20, 20, flags, method, 0, 33, e.CRC, len(content),
-                                             e.file_size, len(name), 0, 0, 0, 0, 0, at) + name)
-            at += _NEW_LOCAL_HEADER.size + len(name) + len(content)
+            local, central = headers(e.filename, method, e.CRC, len(content), e.file_size, at)
+            body += (local, content)
+            directory.append(central)
+            at += len(local) + len(content)
         listing = b"".join(directory)
         end = _END.pack(b"PK\x05\x06", 0, 0, len(directory), len(directory), len(listing), at, 0)
         return b"".join([*body, listing, end])

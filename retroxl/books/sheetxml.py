@@ -124,8 +124,6 @@ def attrs(text: str) -> dict[str, str]:
 
 def number_text(x: float) -> str:
     """A number as Excel stores it: shortest round-trip text, integers without '.0'."""
-    if isinstance(x, bool):
-        return "1" if x else "0"
     if isinstance(x, int) or (x.is_integer() and abs(x) < 1e15):
         return str(int(x))
     return repr(float(x))

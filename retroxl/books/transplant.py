@@ -10,39 +10,18 @@ so the shared string table is not touched either.
 
 from __future__ import annotations
 
-import posixpath
 import re
 
 from ..errors import RetroxlError
 from .ooxml import OoxmlBook
-from .parts import (CT_CHART, CT_DRAWING, CT_TABLE, T_CHART, T_DRAWING, T_STYLES, T_TABLE, WORKBOOK_ORDER, Rels,
-                    insert_element, rels_path)
+from .parts import (CT_CHART, CT_DRAWING, CT_TABLE, T_CHART, T_DRAWING, T_SHARED_STRINGS, T_STYLES, T_TABLE,
+                    WORKBOOK_ORDER, Rels, insert_element, rels_path, set_style_list, style_list)
 from .sheetxml import attrs, escape, shared_strings, unescape
 from .zippkg import Package
 
 _CT_BY_TYPE = {T_TABLE: CT_TABLE, T_DRAWING: CT_DRAWING, T_CHART: CT_CHART}
 _PATTERN_BY_TYPE = {T_TABLE: "xl/tables/table%d.xml", T_DRAWING: "xl/drawings/drawing%d.xml",
                     T_CHART: "xl/charts/chart%d.xml"}
-_STYLE_ORDER = ("numFmts", "fonts", "fills", "borders", "cellStyleXfs", "cellXfs", "cellStyles", "dxfs",
-                "tableStyles", "colors", "extLst")
-
-
-def _block(text: str, name: str) -> tuple[re.Match | None, list[str]]:
-    """A styles.xml list element (fonts, cellXfs…) and its items."""
-    m = re.search(rf"<{name}\b[^>]*?(?:/>|>(.*?)</{name}>)", text, re.S)
-    if not m:
-        return None, []
-    item = {"numFmts": "numFmt", "fonts": "font", "fills": "fill", "borders": "border", "cellXfs": "xf",
-            "dxfs": "dxf"}[name]
-    return m, re.findall(rf"<{item}\b[^>]*?(?:/>|>.*?</{item}>)", m.group(1) or "", re.S)
-
-
-def _set_block(text: str, name: str, items: list[str]) -> str:
-    m, _ = _block(text, name)
-    element = f'<{name} count="{len(items)}">{"".join(items)}</{name}>'
-    if m is None:
-        return insert_element(text, _STYLE_ORDER, name, element)
-    return text[:m.start()] + element + text[m.end():]
 
 
 class StyleMap:
@@ -54,17 +33,17 @@ class StyleMap:
         self.text = target
         offsets = {}
         for name in ("fonts", "fills", "borders"):
-            _, mine = _block(self.text, name)
-            _, theirs = _block(source, name)
+            _, mine = style_list(self.text, name)
+            _, theirs = style_list(source, name)
             offsets[name] = len(mine)
-            self.text = _set_block(self.text, name, mine + theirs)
+            self.text = set_style_list(self.text, name, mine + theirs)
         # custom number formats: reuse an equal one, else a fresh id
-        _, mine = _block(self.text, "numFmts")
+        _, mine = style_list(self.text, "numFmts")
         codes = {attrs(x).get("formatCode"): attrs(x).get("numFmtId") for x in mine}
         next_id = max([163] + [int(attrs(x).get("numFmtId", 0)) for x in mine]) + 1
         self.numfmt: dict[str, str] = {}
         added = []
-        for x in _block(source, "numFmts")[1]:
+        for x in style_list(source, "numFmts")[1]:
             a = attrs(x)
             if a.get("formatCode") in codes:
                 self.numfmt[a["numFmtId"]] = codes[a["formatCode"]]  # type: ignore[assignment]
@@ -73,16 +52,16 @@ class StyleMap:
                 added.append(f'<numFmt numFmtId="{next_id}" formatCode="{escape(a["formatCode"], attr=True)}"/>')
                 next_id += 1
         if added:
-            self.text = _set_block(self.text, "numFmts", mine + added)
-        _, xfs = _block(self.text, "cellXfs")
+            self.text = set_style_list(self.text, "numFmts", mine + added)
+        _, xfs = style_list(self.text, "cellXfs")
         self.xf_offset = len(xfs)
-        moved = [self._xf(x, offsets) for x in _block(source, "cellXfs")[1]]
-        self.text = _set_block(self.text, "cellXfs", xfs + moved)
-        _, dxfs = _block(self.text, "dxfs")
+        moved = [self._xf(x, offsets) for x in style_list(source, "cellXfs")[1]]
+        self.text = set_style_list(self.text, "cellXfs", xfs + moved)
+        _, dxfs = style_list(self.text, "dxfs")
         self.dxf_offset = len(dxfs)
-        theirs = _block(source, "dxfs")[1]
+        theirs = style_list(source, "dxfs")[1]
         if theirs:
-            self.text = _set_block(self.text, "dxfs", dxfs + theirs)
+            self.text = set_style_list(self.text, "dxfs", dxfs + theirs)
 
     def _xf(self, xf: str, offsets: dict[str, int]) -> str:
         def move(m: re.Match) -> str:
@@ -136,8 +115,8 @@ class _Transplant:
         self.t, self.src = target, src
         self.src_wb = src.text("xl/workbook.xml")
         self.src_rels = Rels("xl/workbook.xml", src.text(rels_path("xl/workbook.xml")))
-        sst_rel = [r for r in self.src_rels.items() if r.get("Type", "").endswith("/sharedStrings")]
-        self.sst = shared_strings(src.text(self.src_rels.target(sst_rel[0]))) if sst_rel else []
+        sst = self.src_rels.part(T_SHARED_STRINGS)
+        self.sst = shared_strings(src.text(sst)) if sst else []
 
     def run(self) -> list[str]:
         t = self.t
@@ -149,11 +128,10 @@ class _Transplant:
                                "before?)")
         self.check_names()
         self.check_tables()
-        styles_rel = t.wb_rels.of_type(T_STYLES)
-        if not styles_rel:
+        styles_part = t.wb_rels.part(T_STYLES)
+        if styles_part is None:
             raise RetroxlError(f"{t.path}: the workbook has no styles part")
-        styles_part = t.wb_rels.target(styles_rel[0])
-        src_styles = self.src.text(self.src_rels.target(self.src_rels.of_type(T_STYLES)[0]))
+        src_styles = self.src.text(self.src_rels.part(T_STYLES))  # type: ignore[arg-type]
         self.styles = StyleMap(t.pkg.text(styles_part), src_styles)
         t.pkg.write(styles_part, self.styles.text)
         self.table_id = self.max_table_id()
@@ -179,8 +157,8 @@ class _Transplant:
         return [n for n in self.t.pkg.names() if n.startswith("xl/tables/") and n.endswith(".xml")]
 
     def check_tables(self) -> None:
-        mine = {re.search(r'displayName="([^"]*)"', self.t.pkg.text(p)).group(1).lower()  # type: ignore[union-attr]
-                for p in self.all_tables() if 'displayName="' in self.t.pkg.text(p)}
+        mine = {m.group(1).lower() for p in self.all_tables()
+                if (m := re.search(r'displayName="([^"]*)"', self.t.pkg.text(p)))}
         for part in self.src.names():
             if part.startswith("xl/tables/"):
                 m = re.search(r'displayName="([^"]*)"', self.src.text(part))
@@ -198,7 +176,7 @@ class _Transplant:
         if not self.src.has(path):
             return
         rels = Rels(src_part, self.src.text(path))
-        text = Rels.EMPTY
+        copied = Rels(new_part, None)
         for rel in rels.items():
             kind = rel.get("Type", "")
             if kind not in _PATTERN_BY_TYPE:
@@ -212,11 +190,9 @@ class _Transplant:
                                                lambda m: f"{m.group(1)}{self.table_id}{m.group(3)}", body, count=1))
             self.t.pkg.write(new, body)
             self.t.types.add_override(new, _CT_BY_TYPE[kind])
-            element = (f'<Relationship Id="{rel["Id"]}" Type="{kind}" '
-                       f'Target="{escape(posixpath.relpath(new, posixpath.dirname(new_part)), attr=True)}"/>')
-            text = text.replace("</Relationships>", element + "</Relationships>")
+            copied.add(kind, new, rel["Id"])
             self.copy_rels(old, new)
-        self.t.pkg.write(rels_path(new_part), text)
+        self.t.pkg.write(copied.path, copied.text)
 
     def defined_names(self, first_new: int) -> None:
         m = re.search(r"<definedNames>(.*?)</definedNames>", self.src_wb, re.S)

@@ -146,13 +146,17 @@ class WorkbookWriter:
                                              "strings_to_urls": False, "in_memory": True})
         # Fixed document properties keep output deterministic (same input → same bytes).
         wb.set_properties({"title": self.tpl.title[self.lang], "created": datetime(2024, 1, 1)})
+        self.write_sheets(wb)
+        wb.close()
+
+    def write_sheets(self, wb: Workbook) -> None:
+        """Add the template's sheets to ``wb`` (or to anything taking the same calls, such as a recorder)."""
         self.fmt = _Formats(wb, self.layout)
         self.wb = wb
         for sheet in self.tpl.sheets:
             ws = wb.add_worksheet(self.layout.sheets[sheet.key], worksheet_class=_Worksheet)
             ws.hide_gridlines(2)
             getattr(self, f"_sheet_{sheet.kind}")(ws, sheet)
-        wb.close()
 
     def _title(self, ws: Worksheet, sheet: Sheet, width_cols: int) -> None:
         ws.set_row(0, 26)

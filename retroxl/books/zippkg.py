@@ -135,14 +135,10 @@ class Package:
 
     @staticmethod
     def _fresh(name: str, data: bytes, offset: int, crc: int) -> tuple[bytes, bytes]:
+        """A changed part deflated: (local header and body, central record)."""
         body = deflate(data)
-        fname = name.encode("utf-8")
-        flags = 0 if fname.isascii() else 0x800
-        local = _LOCAL.pack(0x04034B50, 20, flags, 8, FIXED_TIME, FIXED_DATE, crc, len(body), len(data),
-                            len(fname), 0) + fname + body
-        central = _CENTRAL.pack(0x02014B50, 20, 20, flags, 8, FIXED_TIME, FIXED_DATE, crc, len(body), len(data),
-                                len(fname), 0, 0, 0, 0, 0, offset) + fname
-        return local, central
+        local, central = headers(name, zipfile.ZIP_DEFLATED, crc, len(body), len(data), offset)
+        return local + body, central
 
     def _raw(self, src, info: zipfile.ZipInfo, offset: int, out) -> tuple[int, bytes]:
         """Copy one unchanged part's stored bytes; returns (bytes written, central record)."""
@@ -170,6 +166,21 @@ class Package:
                                 flags, info.compress_type, dos_time, dos_date, info.CRC, info.compress_size,
                                 info.file_size, len(fname), 0, 0, 0, 0, info.external_attr, offset) + fname
         return len(local) + info.compress_size, central
+
+
+def headers(name: str, method: int, crc: int, compressed: int, size: int, offset: int) -> tuple[bytes, bytes]:
+    """A new entry's local header and central directory record, each ending in its name.
+
+    The fixed timestamp, the UTF-8 flag when the name is not ASCII, and the sizes in
+    the header (no data descriptor); ``offset`` is where the local header starts.
+    """
+    fname = name.encode("utf-8")
+    flags = 0 if fname.isascii() else 0x800
+    local = _LOCAL.pack(0x04034B50, 20, flags, method, FIXED_TIME, FIXED_DATE, crc, compressed, size,
+                        len(fname), 0) + fname
+    central = _CENTRAL.pack(0x02014B50, 20, 20, flags, method, FIXED_TIME, FIXED_DATE, crc, compressed, size,
+                            len(fname), 0, 0, 0, 0, 0, offset) + fname
+    return local, central
 
 
 def deflate(data: bytes) -> bytes:

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .metrics import as_float
-from .numbers import parse_quantity
+from .numbers import EXCEL_ERRORS, parse_quantity
 from .periods import parse_date
 from .workdays import add_workdays
 
@@ -64,8 +64,6 @@ CODES: dict[str, tuple[str, str]] = {
 
 TOLERANCE = 0.005            # a hand-typed 达成率 may be rounded to whole percents (126.7% → 127%)
 OVERSPEND = 1.2              # 实际支出 above 120% of 预算 is "far above"
-_EXCEL_ERRORS = frozenset({"#DIV/0!", "#N/A", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!",
-                           "#CALC!", "#GETTING_DATA"})
 _COST_LIKE = re.compile(r"成本|费用|花费|支出|单价|获客|流失|投诉|退货|退款|超时|时长|差评|CP[CMAS]|CAC", re.I)
 _CN_NUM = r"\d+|[零〇一二两三四五六七八九十百]+"
 _RELATIVE = (
@@ -95,8 +93,6 @@ def _issue(where: tuple, code: str, message: str) -> Issue:
 
 def blank(x: object) -> bool:
     return x is None or (isinstance(x, str) and not x.strip())
-
-
 
 
 def shown(x: object) -> str:
@@ -255,7 +251,7 @@ class _Checker:
                 listed = set(choices)
                 ok = [type(v) is str and v.strip() in listed for v in col]
             else:
-                ok = [not isinstance(v, str) or v.strip().upper() not in _EXCEL_ERRORS for v in col]
+                ok = [not isinstance(v, str) or v.strip().upper() not in EXCEL_ERRORS for v in col]
             found += [(i, p) for i, (v, good, f) in enumerate(zip(col, ok, filled))
                       if f and not good and v is not None and v != ""]
         found.sort()
@@ -287,7 +283,7 @@ class _Checker:
                 if d is None:
                     self.add(("f", f.key), "R105", f"{f.label['zh']}“{shown(value)}”不是日期，请填写如 2024-06-15")
                 dates[f.key] = d
-            if isinstance(value, str) and value.strip() in _EXCEL_ERRORS:
+            if isinstance(value, str) and value.strip() in EXCEL_ERRORS:
                 self.add(("f", f.key), "R107", f"{f.label['zh']}是错误值 {value.strip()}")
         if dates.get("start") and dates.get("end") and dates["end"] < dates["start"]:
             self.add(("f", "end"), "R108", f"结束日期 {shown(dates['end'])} 早于开始日期 {shown(dates['start'])}")
@@ -306,7 +302,7 @@ class _Checker:
         if isinstance(value, str):
             if not value.strip():
                 return
-            if value.strip().upper() in _EXCEL_ERRORS:
+            if value.strip().upper() in EXCEL_ERRORS:
                 self.add(("t", table, i, key), "R107", f"{head}是错误值 {value.strip()}，请改为实际内容")
                 return
         if ctype in ("number", "money", "percent", "ratio"):

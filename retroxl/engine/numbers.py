@@ -51,7 +51,7 @@ _MISSING = frozenset(
     {"", "空", "-", "--", "—", "——", "–", "―", "/", "n/a", "na", "暂无", "无", "无数据",
      "暂无数据", "待定", "null", "none", "nan"}
 )
-_EXCEL_ERRORS = frozenset(
+EXCEL_ERRORS = frozenset(
     {"#DIV/0!", "#N/A", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!",
      "#GETTING_DATA"}
 )
@@ -159,7 +159,7 @@ def _parse_text(text: str) -> Quantity:
     s = unicodedata.normalize("NFKC", text).replace("−", "-").strip()
     if s.lower() in _MISSING:
         return _missing(text)
-    if s.upper() in _EXCEL_ERRORS:
+    if s.upper() in EXCEL_ERRORS:
         return _invalid(text, f"单元格是错误值 {s.upper()}")
     s = _SPACES_RE.sub("", s)
     if _DATE_RE.fullmatch(s):

@@ -19,6 +19,7 @@ except ImportError:  # weekends-only fallback, e.g. under Pyodide
     _cc = None
 
 _DAY = timedelta(days=1)
+HOLIDAY_DATA = "法定节假日数据"   # in every note below: how recalc knows a note is one of ours
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,7 @@ def workdays_between(a: date, b: date) -> int:
 def calendar_note(*days: date) -> Calendar:
     """Whether all given days are covered by the holiday data, with a note if not."""
     if _cc is None:
-        return Calendar(False, "未安装法定节假日数据（chinesecalendar），仅跳过周末")
+        return Calendar(False, f"未安装{HOLIDAY_DATA}（chinesecalendar），仅跳过周末")
     first, last = _YEARS
     gaps = []
     if any(d.year < first for d in days):
@@ -102,4 +103,4 @@ def calendar_note(*days: date) -> Calendar:
         gaps.append(f"{last + 1}年起")
     if not gaps:
         return Calendar(True, "")
-    return Calendar(False, f"{'及'.join(gaps)}的法定节假日数据未收录，仅跳过周末")
+    return Calendar(False, f"{'及'.join(gaps)}的{HOLIDAY_DATA}未收录，仅跳过周末")
