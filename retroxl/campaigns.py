@@ -259,6 +259,10 @@ def _read_rows(path: Path) -> list[list[object]]:
     if suffix in SPREADSHEETS:
         from python_calamine import CalamineWorkbook
 
+        if suffix in (".xlsx", ".xlsm"):   # a zip bomb or a million-row sheet: one line, before calamine reads it
+            from .books.safety import check_workbook
+
+            check_workbook(path)
         try:
             sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
             return sheet.to_python(skip_empty_area=False)

@@ -454,6 +454,15 @@ def test_cli_refuses_with_exit_2_and_leaves_the_file_alone(tmp_path, name, comma
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # no half-written output left
 
 
+@pytest.mark.parametrize("name", ["zip-bomb", "million-rows-declared", "million-rows-present"])
+def test_a_hostile_campaign_list_is_refused_before_it_is_read(tmp_path, name):
+    make, expected = CORPUS[name]
+    path = make(tmp_path)
+    result = CliRunner().invoke(main, ["batch", str(path), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2 and expected in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_real_process_prints_no_traceback(tmp_path):
     for make in (encrypted, zip_bomb, million_rows_declared):
         path = make(tmp_path)
